@@ -1,0 +1,37 @@
+// Python module exposing the FFI handlers as capsules for jax.ffi.register_ffi_target. Compiled twice:
+// as jax_softsplat._cpu, and as jax_softsplat._cuda when nvcc is found (SOFTSPLAT_WITH_CUDA), so that
+// the CPU module never depends on the CUDA runtime.
+#include <pybind11/pybind11.h>
+
+#include "handlers.h"
+
+namespace py = pybind11;
+
+namespace {
+
+template <typename Fn>
+py::capsule capsule(Fn* fn) {
+  static_assert(std::is_invocable_r_v<XLA_FFI_Error*, Fn, XLA_FFI_CallFrame*>,
+                "an XLA FFI handler has the signature XLA_FFI_Error*(XLA_FFI_CallFrame*)");
+  return py::capsule(reinterpret_cast<void*>(fn));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(SOFTSPLAT_MODULE_NAME, m) {
+  m.doc() = "XLA FFI handlers of jax_softsplat";
+  // The jaxlib whose FFI headers this module was compiled against; jax_softsplat refuses to register
+  // the handlers into an older jaxlib, whose runtime may not understand them.
+  m.attr("built_with_jaxlib") = SOFTSPLAT_JAXLIB_VERSION;
+  m.def("registrations", []() {
+    py::dict targets;
+#if defined(SOFTSPLAT_WITH_CUDA)
+    targets["jax_softsplat_forward"] = capsule(SoftsplatForwardCuda);
+    targets["jax_softsplat_backward"] = capsule(SoftsplatBackwardCuda);
+#else
+    targets["jax_softsplat_forward"] = capsule(SoftsplatForwardCpu);
+    targets["jax_softsplat_backward"] = capsule(SoftsplatBackwardCpu);
+#endif
+    return targets;
+  });
+}

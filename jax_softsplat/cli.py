@@ -1,0 +1,61 @@
+"""The `jax-softsplat` command line."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from jax_softsplat.data import read_image, shared_data_dir, write_image
+
+
+def _figure(args: argparse.Namespace) -> None:
+    from jax_softsplat.figure import warping_figure
+    from jax_softsplat.flo import read_flo
+    from jax_softsplat.synthetic import layered_scene
+
+    images = Path(args.data) / "images" if args.data else shared_data_dir() / "images"
+    if (images / "flow.flo").is_file():
+        one, two = read_image(images / "one.png"), read_image(images / "two.png")
+        flow = read_flo(images / "flow.flo")
+        source = images
+    else:
+        if args.data:
+            raise SystemExit(f"error: --data {args.data}: no images/one.png, two.png, flow.flo there")
+        one, two, flow = layered_scene(240, 320)
+        source = "a generated scene (no shared data found)"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_image(out, warping_figure(one, two, flow))
+    print(f"warping figure of {source}: {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jax-softsplat", description="Softmax splatting for JAX: figures, interpolation, tools."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    figure = commands.add_parser(
+        "figure",
+        help="the paper's warping figure: one frame splatted in the four modes for t = 0, 0.1, ..., 1",
+    )
+    figure.add_argument(
+        "--data",
+        help="folder with images/one.png, two.png and flow.flo (default: $JAX_SOFTSPLAT_DATA or "
+        "../shared/data; a generated scene when neither exists)",
+    )
+    figure.add_argument("--out", default="out/warping.png", help="PNG to write (default: %(default)s)")
+    figure.set_defaults(run=_figure)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
