@@ -33,7 +33,7 @@ def _splat_one(x: jax.Array, flow: jax.Array) -> jax.Array:
         cx, cy = x0 + dx, y0 + dy
         inside = valid & (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
         index = jnp.where(inside, cy * w + cx, h * w)
-        out = out.at[index.reshape(-1)].add((weight[..., None] * x).reshape(-1, c))
+        out = out.at[index.reshape(h * w)].add((weight[..., None] * x).reshape(h * w, c))
     return out[: h * w].reshape(h, w, c)
 
 

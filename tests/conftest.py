@@ -1,0 +1,19 @@
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+# float64 exists so gradients can be checked tightly; every test names its dtypes explicitly.
+jax.config.update("jax_enable_x64", True)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder. Missing data fails the test (CI must never silently skip it)."""
+    path = Path(os.environ.get("JAX_SOFTSPLAT_DATA", REPO.parent / "shared" / "data"))
+    if not (path / "images" / "flow.flo").is_file():
+        pytest.fail(f"shared data not found at {path} (set JAX_SOFTSPLAT_DATA)")
+    return path
