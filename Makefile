@@ -17,7 +17,7 @@ JAX_OLD ?= 0.10.2
 HAVE_NVCC := $(shell command -v nvcc >/dev/null 2>&1 && echo 1 || echo 0)
 # cuobjdump (from PyPI) lets the tests check which GPU architectures the CUDA module carries.
 CUDA_TEST_DEPS := $(if $(filter 1,$(HAVE_NVCC)),nvidia-cuda-cuobjdump==13.2.*,)
-PIP_QUIET ?= -q
+PIP_FLAGS ?= -q
 PYTEST_ARGS ?=
 
 NEW := .venv/new
@@ -38,13 +38,13 @@ test-old: install-old
 
 install-new:
 	@test -x $(NEW)/bin/python || $(PYTHON_NEW) -m venv $(NEW)
-	$(NEW)/bin/pip install $(PIP_QUIET) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11 $(CUDA_TEST_DEPS)
-	$(NEW)/bin/pip install $(PIP_QUIET) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=AUTO ".[test]"
+	$(NEW)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11 $(CUDA_TEST_DEPS)
+	$(NEW)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=AUTO ".[test]"
 
 install-old:
 	@test -x $(OLD)/bin/python || $(PYTHON_OLD) -m venv $(OLD)
-	$(OLD)/bin/pip install $(PIP_QUIET) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11
-	$(OLD)/bin/pip install $(PIP_QUIET) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=OFF ".[test]"
+	$(OLD)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11
+	$(OLD)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=OFF ".[test]"
 
 clean:
 	rm -rf build out

@@ -24,7 +24,7 @@ def _figure(args: argparse.Namespace) -> None:
         source = "a generated scene (no shared data found)"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_image(out, warping_figure(one, two, flow))
+    write_image(out, warping_figure(one, two, flow, tile=args.tile))
     print(f"warping figure of {source}: {out}")
 
 
@@ -43,7 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         "../shared/data; a generated scene when neither exists)",
     )
     figure.add_argument("--out", default="out/warping.png", help="PNG to write (default: %(default)s)")
+    figure.add_argument("--tile", type=int, default=160, help="width of each picture in pixels (default: %(default)s)")
     figure.set_defaults(run=_figure)
+
+    from jax_softsplat import bench
+
+    benchmark = commands.add_parser(
+        "bench", help="time the operator against its alternatives, side by side, and print a table"
+    )
+    bench.add_arguments(benchmark)
+    benchmark.set_defaults(run=bench.main)
     return parser
 
 

@@ -107,3 +107,16 @@ def test_generated_scene_has_the_flow_it_claims():
     inside = (tx >= 1) & (tx < 78) & (ty >= 1) & (ty < 62)
     error = np.abs(warped - one).mean(axis=2)
     assert np.median(error[inside]) < 0.02
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    path = tmp_path / "perm.flo"
+    jax_softsplat.write_flo(path, np.zeros((2, 2, 2), np.float32))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    path.chmod(0o600)
+    jax_softsplat.write_flo(path, np.ones((2, 2, 2), np.float32))
+    assert path.stat().st_mode & 0o777 == 0o600  # an existing file keeps its mode
