@@ -1,0 +1,1 @@
+"""Training the interpolation network with optax, installed as `jax_softsplat.train`."""
