@@ -1,95 +1,226 @@
-// CPU loops around the shared per-pixel math. Single source pixel order (batch, row, column), so the
-// result is the same from run to run.
+// CPU loops around the shared per-pixel math, threaded, with results that do not depend on the number
+// of threads (see Bands).
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <limits>
 
 #include "handlers.h"
 #include "problem.h"
 #include "softsplat_math.h"
+#include "threads.h"
 
 namespace softsplat {
 namespace {
 
+int default_threads() {
+  if (const char* env = std::getenv("JAX_SOFTSPLAT_NUM_THREADS")) return std::max(1, std::atoi(env));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::atomic<int> g_threads{default_threads()};
+
+}  // namespace
+
+int num_threads() { return g_threads.load(); }
+void set_num_threads(int n) { g_threads.store(std::max(1, n)); }
+
+namespace {
+
+// Below this many source pixel-channels per image, one thread: starting threads would cost more.
+constexpr int64_t kMinParallelWork = int64_t(1) << 16;
+constexpr int64_t kMaxBandsPerPhase = 16;
+
+// The order in which source rows are splatted. The rows are cut into 2B bands: the even bands are
+// splatted first, then the odd ones. When no pixel lands more than `reach` rows from its own, bands of
+// at least 2 * reach rows keep two even (or two odd) bands from ever writing the same target row, so
+// the bands of one phase run in parallel without atomics, and each target pixel receives its
+// contributions in the same order whatever the number of threads: results are bit-for-bit identical
+// for any thread count. A flow that moves pixels too far for two bands falls back to one band.
+struct Bands {
+  int64_t count;
+  int64_t rows;
+  int64_t begin(int64_t b) const { return b * rows / count; }
+};
+
+template <typename Row>
+void run_bands(const Bands& bands, int threads, Row row) {
+  if (bands.count == 1) {
+    for (int64_t y = 0; y < bands.rows; ++y) row(y);
+    return;
+  }
+  for (int64_t phase = 0; phase < 2; ++phase) {
+    parallel_for(bands.count / 2, threads, [&](int64_t i) {
+      const int64_t b = 2 * i + phase;
+      for (int64_t y = bands.begin(b); y < bands.begin(b + 1); ++y) row(y);
+    });
+  }
+}
+
+// Any split of rows into chunks, for passes whose result does not depend on the order.
+template <typename Row>
+void run_rows(int64_t rows, int threads, Row row) {
+  const int64_t chunks = std::min<int64_t>(rows, 4 * int64_t(threads));
+  parallel_for(chunks, threads, [&](int64_t i) {
+    for (int64_t y = i * rows / chunks; y < (i + 1) * rows / chunks; ++y) row(y);
+  });
+}
+
 template <typename T>
-void forward(const Problem& p, const T* x, const T* flow, T* out) {
+Bands plan_bands(const Problem& p, const T* flow, int threads) {
   const Layout& img = p.image;
-  const Layout& fl = p.flow;
-  std::fill(out, out + p.batch * img.image_size(), T(0));
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(img.height, 4 * int64_t(threads)));
+  std::vector<int64_t> reach(chunks, 1);
+  parallel_for(chunks, threads, [&](int64_t i) {
+    for (int64_t y = i * img.height / chunks; y < (i + 1) * img.height / chunks; ++y) {
+      for (int64_t col = 0; col < img.width; ++col) {
+        const int64_t pixel = y * img.width + col;
+        Footprint<T> fp;
+        if (land(col, y, flow[p.flow.at(0, pixel)], flow[p.flow.at(1, pixel)], img.height,
+                 img.width, &fp)) {
+          reach[i] = std::max({reach[i], fp.y0 + 1 - y, y - fp.y0});
+        }
+      }
+    }
+  });
+  const int64_t r = *std::max_element(reach.begin(), reach.end());
+  const int64_t per_phase = std::min(kMaxBandsPerPhase, img.height / (4 * r));
+  return Bands{per_phase >= 1 ? 2 * per_phase : 1, img.height};
+}
+
+template <typename T>
+void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* out, T* aux) {
+  const Layout& img = p.image;
+  const Options& o = p.options;
   const auto add = [](T* dst, T value) { *dst += value; };
+  const auto max = [](T* dst, T value) {
+    if (value > *dst) *dst = value;
+  };
   for (int64_t n = 0; n < p.batch; ++n) {
     const T* xn = x + n * img.image_size();
-    const T* fn = flow + n * fl.image_size();
+    const T* fn = flow + n * p.flow.image_size();
+    const T* mn = metric + n * p.metric.image_size();
     T* on = out + n * img.image_size();
-    for (int64_t y = 0; y < img.height; ++y) {
+    T* an = aux + n * p.aux.image_size();
+    const int threads =
+        img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+    std::fill(on, on + img.image_size(), T(0));
+    for (int64_t t = 0; t < img.pixels(); ++t) {
+      if (p.aux.channels > kDen) an[p.aux.at(kDen, t)] = T(0);
+      if (p.aux.channels > kMax) an[p.aux.at(kMax, t)] = -std::numeric_limits<T>::infinity();
+    }
+    const Bands bands = plan_bands(p, fn, threads);
+    // Calls visit(col, y, pixel, z, footprint) for every source pixel of row y that lands.
+    const auto for_each_landing = [&](int64_t y, auto visit) {
       for (int64_t col = 0; col < img.width; ++col) {
         const int64_t pixel = y * img.width + col;
         Footprint<T> fp;
-        if (land(col, y, fn[fl.at(0, pixel)], fn[fl.at(1, pixel)], img.height, img.width, &fp)) {
-          splat_pixel(xn, img, pixel, fp, on, add);
+        if (!land(col, y, fn[p.flow.at(0, pixel)], fn[p.flow.at(1, pixel)], img.height, img.width,
+                  &fp)) {
+          continue;
         }
+        visit(pixel, o.has_metric() ? mn[p.metric.at(0, pixel)] : T(0), fp);
       }
+    };
+    if (o.stable) {
+      run_bands(bands, threads, [&](int64_t y) {
+        for_each_landing(y, [&](int64_t, T z, const Footprint<T>& fp) {
+          max_splat_pixel(p.aux, z, fp, an, max);
+        });
+      });
+    }
+    run_bands(bands, threads, [&](int64_t y) {
+      for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
+        splat_pixel(o, img, p.aux, xn, z, pixel, fp, on, an, add);
+      });
+    });
+    if (o.mode != Mode::kSum) {
+      run_rows(img.height, threads, [&](int64_t y) {
+        for (int64_t t = y * img.width; t < (y + 1) * img.width; ++t) {
+          normalize_pixel(o, img, p.aux, t, on, an);
+        }
+      });
     }
   }
 }
 
 template <typename T>
-void backward(const Problem& p, const T* x, const T* flow, const T* grad_out, T* grad_x,
-              T* grad_flow) {
+void backward(const Problem& p, const T* x, const T* flow, const T* metric, const T* out,
+              const T* aux, const T* grad_out, T* grad_x, T* grad_flow, T* grad_metric) {
   const Layout& img = p.image;
-  const Layout& fl = p.flow;
+  const Options& o = p.options;
   for (int64_t n = 0; n < p.batch; ++n) {
     const int64_t xo = n * img.image_size();
-    const int64_t fo = n * fl.image_size();
-    for (int64_t y = 0; y < img.height; ++y) {
+    const int64_t fo = n * p.flow.image_size();
+    const int64_t mo = n * p.metric.image_size();
+    const int64_t ao = n * p.aux.image_size();
+    const int threads =
+        img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+    run_rows(img.height, threads, [&](int64_t y) {
+      T unused_z;
       for (int64_t col = 0; col < img.width; ++col) {
         const int64_t pixel = y * img.width + col;
-        T* gu = grad_flow + fo + fl.at(0, pixel);
-        T* gv = grad_flow + fo + fl.at(1, pixel);
+        T* gu = grad_flow + fo + p.flow.at(0, pixel);
+        T* gv = grad_flow + fo + p.flow.at(1, pixel);
+        T* gz = o.has_metric() ? grad_metric + mo + p.metric.at(0, pixel) : &unused_z;
+        const T z = o.has_metric() ? metric[mo + p.metric.at(0, pixel)] : T(0);
         Footprint<T> fp;
-        if (land(col, y, flow[fo + fl.at(0, pixel)], flow[fo + fl.at(1, pixel)], img.height,
-                 img.width, &fp)) {
-          splat_pixel_grad(x + xo, grad_out + xo, img, pixel, fp, grad_x + xo, gu, gv);
+        if (land(col, y, flow[fo + p.flow.at(0, pixel)], flow[fo + p.flow.at(1, pixel)],
+                 img.height, img.width, &fp)) {
+          splat_pixel_grad(o, img, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo, pixel, fp,
+                           grad_x + xo, gu, gv, gz);
         } else {
-          zero_pixel_grad(img, pixel, grad_x + xo, gu, gv);
+          zero_pixel_grad(o, img, pixel, grad_x + xo, gu, gv, gz);
         }
       }
-    }
+    });
   }
 }
 
-ffi::Error forward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::Result<ffi::AnyBuffer> out,
-                        bool channels_last) {
+ffi::Error forward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                        ffi::Result<ffi::AnyBuffer> out, ffi::Result<ffi::AnyBuffer> aux,
+                        bool channels_last, int32_t mode, int32_t normalize, bool stable) {
   Problem p;
-  if (ffi::Error e = describe(x, flow, channels_last, &p); e.failure()) return e;
-  if (ffi::Error e = check_like(x, *out, "out"); e.failure()) return e;
+  const Attrs attrs{channels_last, mode, normalize, stable};
+  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
   switch (x.element_type()) {
     case ffi::F32:
-      forward(p, x.typed_data<float>(), flow.typed_data<float>(), out->typed_data<float>());
+      forward(p, x.typed_data<float>(), flow.typed_data<float>(), metric.typed_data<float>(),
+              out->typed_data<float>(), aux->typed_data<float>());
       return ffi::Error::Success();
     case ffi::F64:
-      forward(p, x.typed_data<double>(), flow.typed_data<double>(), out->typed_data<double>());
+      forward(p, x.typed_data<double>(), flow.typed_data<double>(), metric.typed_data<double>(),
+              out->typed_data<double>(), aux->typed_data<double>());
       return ffi::Error::Success();
     default:
       return unsupported_dtype();
   }
 }
 
-ffi::Error backward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer grad_out,
+ffi::Error backward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                         ffi::AnyBuffer out, ffi::AnyBuffer aux, ffi::AnyBuffer grad_out,
                          ffi::Result<ffi::AnyBuffer> grad_x, ffi::Result<ffi::AnyBuffer> grad_flow,
-                         bool channels_last) {
+                         ffi::Result<ffi::AnyBuffer> grad_metric, bool channels_last, int32_t mode,
+                         int32_t normalize, bool stable) {
   Problem p;
-  if (ffi::Error e = describe(x, flow, channels_last, &p); e.failure()) return e;
-  if (ffi::Error e = check_like(x, grad_out, "grad_out"); e.failure()) return e;
-  if (ffi::Error e = check_like(x, *grad_x, "grad_x"); e.failure()) return e;
-  if (ffi::Error e = check_like(flow, *grad_flow, "grad_flow"); e.failure()) return e;
+  const Attrs attrs{channels_last, mode, normalize, stable};
+  if (ffi::Error e = describe_backward(x, flow, metric, out, aux, grad_out, *grad_x, *grad_flow,
+                                       *grad_metric, attrs, &p);
+      e.failure()) {
+    return e;
+  }
   switch (x.element_type()) {
     case ffi::F32:
-      backward(p, x.typed_data<float>(), flow.typed_data<float>(), grad_out.typed_data<float>(),
-               grad_x->typed_data<float>(), grad_flow->typed_data<float>());
+      backward(p, x.typed_data<float>(), flow.typed_data<float>(), metric.typed_data<float>(),
+               out.typed_data<float>(), aux.typed_data<float>(), grad_out.typed_data<float>(),
+               grad_x->typed_data<float>(), grad_flow->typed_data<float>(),
+               grad_metric->typed_data<float>());
       return ffi::Error::Success();
     case ffi::F64:
-      backward(p, x.typed_data<double>(), flow.typed_data<double>(),
-               grad_out.typed_data<double>(), grad_x->typed_data<double>(),
-               grad_flow->typed_data<double>());
+      backward(p, x.typed_data<double>(), flow.typed_data<double>(), metric.typed_data<double>(),
+               out.typed_data<double>(), aux.typed_data<double>(), grad_out.typed_data<double>(),
+               grad_x->typed_data<double>(), grad_flow->typed_data<double>(),
+               grad_metric->typed_data<double>());
       return ffi::Error::Success();
     default:
       return unsupported_dtype();
@@ -102,17 +233,6 @@ ffi::Error backward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer g
 namespace ffi = xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCpu, softsplat::forward_impl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<bool>("channels_last"));
-
+                              SOFTSPLAT_FORWARD_BINDING(ffi::Ffi::Bind()));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatBackwardCpu, softsplat::backward_impl,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<bool>("channels_last"));
+                              SOFTSPLAT_BACKWARD_BINDING(ffi::Ffi::Bind()));

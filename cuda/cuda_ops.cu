@@ -1,9 +1,10 @@
-// CUDA loops around the shared per-pixel math: one thread per source pixel (grid-stride), the scatter
-// through atomicAdd, everything on the stream XLA passes. Compiled and linked in CI; never executed
-// there (no GPU), see docs/gpu.md.
+// CUDA loops around the shared per-pixel math: one thread per pixel (grid-stride), the scatter through
+// atomics, everything on the stream XLA passes. Compiled and linked in CI; never executed there (no
+// GPU), see docs/gpu.md.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "handlers.h"
@@ -19,47 +20,103 @@ struct PixelIndex {
   int64_t n, y, x, pixel;
 };
 
-__device__ __forceinline__ PixelIndex pixel_index(const Problem& p, int64_t i) {
-  const int64_t pixels = p.image.pixels();
-  const int64_t pixel = i % pixels;
-  return PixelIndex{i / pixels, pixel / p.image.width, pixel % p.image.width, pixel};
+__device__ __forceinline__ PixelIndex pixel_index(const Layout& img, int64_t i) {
+  const int64_t pixel = i % img.pixels();
+  return PixelIndex{i / img.pixels(), pixel / img.width, pixel % img.width, pixel};
+}
+
+#define SOFTSPLAT_GRID_STRIDE(i, total)                                                 \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (total); \
+       i += int64_t(blockDim.x) * gridDim.x)
+
+// float and double atomic max by compare-and-swap; NaN never wins, as on the CPU.
+__device__ __forceinline__ void atomic_max(float* dst, float value) {
+  int* bits = reinterpret_cast<int*>(dst);
+  int old = *bits;
+  while (value > __int_as_float(old)) {
+    const int seen = atomicCAS(bits, old, __float_as_int(value));
+    if (seen == old) break;
+    old = seen;
+  }
+}
+
+__device__ __forceinline__ void atomic_max(double* dst, double value) {
+  auto* bits = reinterpret_cast<unsigned long long*>(dst);
+  unsigned long long old = *bits;
+  while (value > __longlong_as_double(old)) {
+    const unsigned long long seen = atomicCAS(bits, old, __double_as_longlong(value));
+    if (seen == old) break;
+    old = seen;
+  }
 }
 
 template <typename T>
-__global__ void forward_kernel(Problem p, const T* x, const T* flow, T* out) {
-  const int64_t total = p.batch * p.image.pixels();
-  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const PixelIndex at = pixel_index(p, i);
+__global__ void init_aux_kernel(Problem p, T* aux) {
+  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
+    const PixelIndex at = pixel_index(p.image, i);
+    T* an = aux + at.n * p.aux.image_size();
+    if (p.aux.channels > kDen) an[p.aux.at(kDen, at.pixel)] = T(0);
+    if (p.aux.channels > kMax) an[p.aux.at(kMax, at.pixel)] = -INFINITY;
+  }
+}
+
+// Pass 1 (stable soft) when max_pass, else pass 2: the same walk over source pixels.
+template <typename T>
+__global__ void splat_kernel(Problem p, bool max_pass, const T* x, const T* flow, const T* metric,
+                             T* out, T* aux) {
+  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
+    const PixelIndex at = pixel_index(p.image, i);
     const T* fn = flow + at.n * p.flow.image_size();
     Footprint<T> fp;
     if (!land(at.x, at.y, fn[p.flow.at(0, at.pixel)], fn[p.flow.at(1, at.pixel)], p.image.height,
               p.image.width, &fp)) {
       continue;
     }
-    const int64_t offset = at.n * p.image.image_size();
-    splat_pixel(x + offset, p.image, at.pixel, fp, out + offset,
-                [](T* dst, T value) { atomicAdd(dst, value); });
+    const T z = p.options.has_metric()
+                    ? metric[at.n * p.metric.image_size() + p.metric.at(0, at.pixel)]
+                    : T(0);
+    T* an = aux + at.n * p.aux.image_size();
+    if (max_pass) {
+      max_splat_pixel(p.aux, z, fp, an, [](T* dst, T value) { atomic_max(dst, value); });
+    } else {
+      const int64_t offset = at.n * p.image.image_size();
+      splat_pixel(p.options, p.image, p.aux, x + offset, z, at.pixel, fp, out + offset, an,
+                  [](T* dst, T value) { atomicAdd(dst, value); });
+    }
   }
 }
 
 template <typename T>
-__global__ void backward_kernel(Problem p, const T* x, const T* flow, const T* grad_out, T* grad_x,
-                                T* grad_flow) {
-  const int64_t total = p.batch * p.image.pixels();
-  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const PixelIndex at = pixel_index(p, i);
+__global__ void normalize_kernel(Problem p, T* out, const T* aux) {
+  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
+    const PixelIndex at = pixel_index(p.image, i);
+    normalize_pixel(p.options, p.image, p.aux, at.pixel, out + at.n * p.image.image_size(),
+                    aux + at.n * p.aux.image_size());
+  }
+}
+
+template <typename T>
+__global__ void backward_kernel(Problem p, const T* x, const T* flow, const T* metric, const T* out,
+                                const T* aux, const T* grad_out, T* grad_x, T* grad_flow,
+                                T* grad_metric) {
+  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
+    const PixelIndex at = pixel_index(p.image, i);
     const int64_t xo = at.n * p.image.image_size();
     const int64_t fo = at.n * p.flow.image_size();
+    const int64_t mo = at.n * p.metric.image_size();
+    const int64_t ao = at.n * p.aux.image_size();
+    T unused_z;
     T* gu = grad_flow + fo + p.flow.at(0, at.pixel);
     T* gv = grad_flow + fo + p.flow.at(1, at.pixel);
+    T* gz = p.options.has_metric() ? grad_metric + mo + p.metric.at(0, at.pixel) : &unused_z;
+    const T z = p.options.has_metric() ? metric[mo + p.metric.at(0, at.pixel)] : T(0);
     Footprint<T> fp;
     if (land(at.x, at.y, flow[fo + p.flow.at(0, at.pixel)], flow[fo + p.flow.at(1, at.pixel)],
              p.image.height, p.image.width, &fp)) {
-      splat_pixel_grad(x + xo, grad_out + xo, p.image, at.pixel, fp, grad_x + xo, gu, gv);
+      splat_pixel_grad(p.options, p.image, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo,
+                       at.pixel, fp, grad_x + xo, gu, gv, gz);
     } else {
-      zero_pixel_grad(p.image, at.pixel, grad_x + xo, gu, gv);
+      zero_pixel_grad(p.options, p.image, at.pixel, grad_x + xo, gu, gv, gz);
     }
   }
 }
@@ -79,60 +136,80 @@ ffi::Error last_cuda_error(const char* what) {
 
 template <typename T>
 ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x,
-                         ffi::AnyBuffer flow, ffi::Result<ffi::AnyBuffer> out) {
-  if (cudaMemsetAsync(out->untyped_data(), 0, out->size_bytes(), stream) != cudaSuccess) {
+                         ffi::AnyBuffer flow, ffi::AnyBuffer metric, ffi::AnyBuffer out,
+                         ffi::AnyBuffer aux) {
+  if (cudaMemsetAsync(out.untyped_data(), 0, out.size_bytes(), stream) != cudaSuccess) {
     return last_cuda_error("clearing the output");
   }
   const int64_t work = p.batch * p.image.pixels();
-  if (work > 0) {
-    forward_kernel<T><<<blocks_for(work), kThreads, 0, stream>>>(
-        p, x.typed_data<T>(), flow.typed_data<T>(), out->typed_data<T>());
+  if (work == 0) return ffi::Error::Success();
+  const int blocks = blocks_for(work);
+  T* out_data = out.typed_data<T>();
+  T* aux_data = aux.typed_data<T>();
+  init_aux_kernel<T><<<blocks, kThreads, 0, stream>>>(p, aux_data);
+  for (const bool max_pass : {true, false}) {
+    if (max_pass && !p.options.stable) continue;
+    splat_kernel<T><<<blocks, kThreads, 0, stream>>>(p, max_pass, x.typed_data<T>(),
+                                                     flow.typed_data<T>(), metric.typed_data<T>(),
+                                                     out_data, aux_data);
+  }
+  if (p.options.mode != Mode::kSum) {
+    normalize_kernel<T><<<blocks, kThreads, 0, stream>>>(p, out_data, aux_data);
   }
   return last_cuda_error("forward launch");
 }
 
 template <typename T>
 ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x,
-                          ffi::AnyBuffer flow, ffi::AnyBuffer grad_out,
-                          ffi::Result<ffi::AnyBuffer> grad_x,
-                          ffi::Result<ffi::AnyBuffer> grad_flow) {
+                          ffi::AnyBuffer flow, ffi::AnyBuffer metric, ffi::AnyBuffer out,
+                          ffi::AnyBuffer aux, ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x,
+                          ffi::AnyBuffer grad_flow, ffi::AnyBuffer grad_metric) {
   const int64_t work = p.batch * p.image.pixels();
-  if (work > 0) {
-    backward_kernel<T><<<blocks_for(work), kThreads, 0, stream>>>(
-        p, x.typed_data<T>(), flow.typed_data<T>(), grad_out.typed_data<T>(),
-        grad_x->typed_data<T>(), grad_flow->typed_data<T>());
-  }
+  if (work == 0) return ffi::Error::Success();
+  backward_kernel<T><<<blocks_for(work), kThreads, 0, stream>>>(
+      p, x.typed_data<T>(), flow.typed_data<T>(), metric.typed_data<T>(), out.typed_data<T>(),
+      aux.typed_data<T>(), grad_out.typed_data<T>(), grad_x.typed_data<T>(),
+      grad_flow.typed_data<T>(), grad_metric.typed_data<T>());
   return last_cuda_error("backward launch");
 }
 
 ffi::Error forward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer flow,
-                        ffi::Result<ffi::AnyBuffer> out, bool channels_last) {
+                        ffi::AnyBuffer metric, ffi::Result<ffi::AnyBuffer> out,
+                        ffi::Result<ffi::AnyBuffer> aux, bool channels_last, int32_t mode,
+                        int32_t normalize, bool stable) {
   Problem p;
-  if (ffi::Error e = describe(x, flow, channels_last, &p); e.failure()) return e;
-  if (ffi::Error e = check_like(x, *out, "out"); e.failure()) return e;
+  const Attrs attrs{channels_last, mode, normalize, stable};
+  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
   switch (x.element_type()) {
     case ffi::F32:
-      return forward_typed<float>(stream, p, x, flow, out);
+      return forward_typed<float>(stream, p, x, flow, metric, *out, *aux);
     case ffi::F64:
-      return forward_typed<double>(stream, p, x, flow, out);
+      return forward_typed<double>(stream, p, x, flow, metric, *out, *aux);
     default:
       return unsupported_dtype();
   }
 }
 
 ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer flow,
+                         ffi::AnyBuffer metric, ffi::AnyBuffer out, ffi::AnyBuffer aux,
                          ffi::AnyBuffer grad_out, ffi::Result<ffi::AnyBuffer> grad_x,
-                         ffi::Result<ffi::AnyBuffer> grad_flow, bool channels_last) {
+                         ffi::Result<ffi::AnyBuffer> grad_flow,
+                         ffi::Result<ffi::AnyBuffer> grad_metric, bool channels_last, int32_t mode,
+                         int32_t normalize, bool stable) {
   Problem p;
-  if (ffi::Error e = describe(x, flow, channels_last, &p); e.failure()) return e;
-  if (ffi::Error e = check_like(x, grad_out, "grad_out"); e.failure()) return e;
-  if (ffi::Error e = check_like(x, *grad_x, "grad_x"); e.failure()) return e;
-  if (ffi::Error e = check_like(flow, *grad_flow, "grad_flow"); e.failure()) return e;
+  const Attrs attrs{channels_last, mode, normalize, stable};
+  if (ffi::Error e = describe_backward(x, flow, metric, out, aux, grad_out, *grad_x, *grad_flow,
+                                       *grad_metric, attrs, &p);
+      e.failure()) {
+    return e;
+  }
   switch (x.element_type()) {
     case ffi::F32:
-      return backward_typed<float>(stream, p, x, flow, grad_out, grad_x, grad_flow);
+      return backward_typed<float>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                   *grad_flow, *grad_metric);
     case ffi::F64:
-      return backward_typed<double>(stream, p, x, flow, grad_out, grad_x, grad_flow);
+      return backward_typed<double>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                    *grad_flow, *grad_metric);
     default:
       return unsupported_dtype();
   }
@@ -144,19 +221,8 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
 namespace ffi = xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCuda, softsplat::forward_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<bool>("channels_last"));
-
+                              SOFTSPLAT_FORWARD_BINDING(
+                                  ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatBackwardCuda, softsplat::backward_impl,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Attr<bool>("channels_last"));
+                              SOFTSPLAT_BACKWARD_BINDING(
+                                  ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));

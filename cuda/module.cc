@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 
 #include "handlers.h"
+#if !defined(SOFTSPLAT_WITH_CUDA)
+#include "threads.h"
+#endif
 
 namespace py = pybind11;
 
@@ -34,4 +37,10 @@ PYBIND11_MODULE(SOFTSPLAT_MODULE_NAME, m) {
 #endif
     return targets;
   });
+#if !defined(SOFTSPLAT_WITH_CUDA)
+  m.def("num_threads", &softsplat::num_threads, "Threads the CPU kernel uses for large images.");
+  m.def("set_num_threads", &softsplat::set_num_threads, py::arg("n"),
+        "Sets the threads the CPU kernel may use (default: the machine's cores, or "
+        "$JAX_SOFTSPLAT_NUM_THREADS).");
+#endif
 }

@@ -18,8 +18,11 @@ namespace ffi = xla::ffi;
 // `vmap_method="broadcast_all"` hands batched calls to the kernel.
 struct Problem {
   int64_t batch;
-  Layout image;  // x, out, grad_out, grad_x
-  Layout flow;   // flow and grad_flow: two channels, u then v
+  Options options;
+  Layout image;   // x, out, grad_out, grad_x
+  Layout flow;    // flow and grad_flow: two channels, u then v
+  Layout metric;  // metric and grad_metric: one channel, or none in sum and avg modes
+  Layout aux;     // the forward's auxiliary output: Options::aux_channels() channels
 };
 
 inline std::string dims_string(ffi::Span<const int64_t> dims) {
@@ -28,46 +31,105 @@ inline std::string dims_string(ffi::Span<const int64_t> dims) {
   return s + "]";
 }
 
-inline ffi::Error describe(ffi::AnyBuffer x, ffi::AnyBuffer flow, bool channels_last,
-                           Problem* problem) {
-  const auto xd = x.dimensions();
-  const auto fd = flow.dimensions();
-  if (xd.size() < 3 || fd.size() != xd.size()) {
-    return ffi::Error::InvalidArgument("softsplat: x " + dims_string(xd) + " and flow " +
-                                       dims_string(fd) + " must have the same rank >= 3");
+// Reads the attributes shared by every handler; rejects values the enums do not know.
+inline ffi::Error read_options(int32_t mode, int32_t normalize, bool stable, Options* options) {
+  if (mode < 0 || mode > 3 || normalize < 0 || normalize > 2) {
+    return ffi::Error::InvalidArgument("softsplat: unknown mode " + std::to_string(mode) +
+                                       " or normalize " + std::to_string(normalize));
   }
-  if (x.element_type() != flow.element_type()) {
-    return ffi::Error::InvalidArgument("softsplat: x and flow must have the same dtype");
+  if (stable && mode != static_cast<int32_t>(Mode::kSoft)) {
+    return ffi::Error::InvalidArgument("softsplat: stable applies to soft mode only");
+  }
+  *options = Options{static_cast<Mode>(mode), static_cast<Normalize>(normalize), stable};
+  return ffi::Error::Success();
+}
+
+// Checks that `buffer` is an image of the batch of `x` with `channels` channels, same dtype.
+inline ffi::Error check_image(ffi::AnyBuffer x, ffi::AnyBuffer buffer, int64_t channels,
+                              bool channels_last, const char* name) {
+  const auto xd = x.dimensions();
+  const auto bd = buffer.dimensions();
+  bool ok = bd.size() == xd.size() && buffer.element_type() == x.element_type();
+  const size_t r = xd.size();
+  for (size_t i = 0; ok && i < r; ++i) {
+    const bool channel_axis = i == (channels_last ? r - 1 : r - 3);
+    ok = bd[i] == (channel_axis ? channels : xd[i]);
+  }
+  if (ok) return ffi::Error::Success();
+  return ffi::Error::InvalidArgument(std::string("softsplat: ") + name + " " + dims_string(bd) +
+                                     " does not match x " + dims_string(xd) + " (expected " +
+                                     std::to_string(channels) +
+                                     " channels, the same N, H, W and dtype)");
+}
+
+inline ffi::Error describe(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                           const Options& options, bool channels_last, Problem* problem) {
+  const auto xd = x.dimensions();
+  if (xd.size() < 3) {
+    return ffi::Error::InvalidArgument("softsplat: x " + dims_string(xd) + " must have rank >= 3");
+  }
+  if (ffi::Error e = check_image(x, flow, 2, channels_last, "flow"); e.failure()) return e;
+  const int64_t metric_channels = options.has_metric() ? 1 : 0;
+  if (ffi::Error e = check_image(x, metric, metric_channels, channels_last, "metric"); e.failure()) {
+    return e;
   }
   const size_t r = xd.size();
   const int64_t c = channels_last ? xd[r - 1] : xd[r - 3];
   const int64_t h = channels_last ? xd[r - 3] : xd[r - 2];
   const int64_t w = channels_last ? xd[r - 2] : xd[r - 1];
-  const int64_t fc = channels_last ? fd[r - 1] : fd[r - 3];
-  const int64_t fh = channels_last ? fd[r - 3] : fd[r - 2];
-  const int64_t fw = channels_last ? fd[r - 2] : fd[r - 1];
-  bool batch_matches = true;
   int64_t batch = 1;
-  for (size_t i = 0; i + 3 < r; ++i) {
-    batch *= xd[i];
-    batch_matches = batch_matches && xd[i] == fd[i];
-  }
-  if (!batch_matches || fc != 2 || fh != h || fw != w) {
-    return ffi::Error::InvalidArgument("softsplat: flow " + dims_string(fd) +
-                                       " does not match x " + dims_string(xd) +
-                                       " (expected 2 flow channels and the same N, H, W)");
-  }
-  *problem = Problem{batch, make_layout(channels_last, c, h, w), make_layout(channels_last, 2, h, w)};
+  for (size_t i = 0; i + 3 < r; ++i) batch *= xd[i];
+  *problem = Problem{batch,
+                     options,
+                     make_layout(channels_last, c, h, w),
+                     make_layout(channels_last, 2, h, w),
+                     make_layout(channels_last, metric_channels, h, w),
+                     make_layout(channels_last, options.aux_channels(), h, w)};
   return ffi::Error::Success();
 }
 
-// The backward pass also reads grad_out, which must look exactly like x.
-inline ffi::Error check_like(ffi::AnyBuffer x, ffi::AnyBuffer other, const char* name) {
-  if (other.element_type() != x.element_type() || !(other.dimensions() == x.dimensions())) {
-    return ffi::Error::InvalidArgument(std::string("softsplat: ") + name + " " +
-                                       dims_string(other.dimensions()) +
-                                       " must have the dtype and shape of x " +
-                                       dims_string(x.dimensions()));
+// The attributes every handler takes, in the order the bindings declare them.
+struct Attrs {
+  bool channels_last;
+  int32_t mode;
+  int32_t normalize;
+  bool stable;
+};
+
+// Forward call: (x, flow, metric) -> (out, aux).
+inline ffi::Error describe_forward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                                   ffi::AnyBuffer out, ffi::AnyBuffer aux, const Attrs& attrs,
+                                   Problem* p) {
+  Options options;
+  if (ffi::Error e = read_options(attrs.mode, attrs.normalize, attrs.stable, &options); e.failure()) {
+    return e;
+  }
+  if (ffi::Error e = describe(x, flow, metric, options, attrs.channels_last, p); e.failure()) return e;
+  if (ffi::Error e = check_image(x, out, p->image.channels, attrs.channels_last, "out"); e.failure()) {
+    return e;
+  }
+  return check_image(x, aux, p->aux.channels, attrs.channels_last, "aux");
+}
+
+// Backward call: (x, flow, metric, out, aux, grad_out) -> (grad_x, grad_flow, grad_metric).
+inline ffi::Error describe_backward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                                    ffi::AnyBuffer out, ffi::AnyBuffer aux, ffi::AnyBuffer grad_out,
+                                    ffi::AnyBuffer grad_x, ffi::AnyBuffer grad_flow,
+                                    ffi::AnyBuffer grad_metric, const Attrs& attrs, Problem* p) {
+  if (ffi::Error e = describe_forward(x, flow, metric, out, aux, attrs, p); e.failure()) return e;
+  const bool cl = attrs.channels_last;
+  const struct {
+    ffi::AnyBuffer buffer;
+    int64_t channels;
+    const char* name;
+  } checks[] = {{grad_out, p->image.channels, "grad_out"},
+                {grad_x, p->image.channels, "grad_x"},
+                {grad_flow, 2, "grad_flow"},
+                {grad_metric, p->metric.channels, "grad_metric"}};
+  for (const auto& check : checks) {
+    if (ffi::Error e = check_image(x, check.buffer, check.channels, cl, check.name); e.failure()) {
+      return e;
+    }
   }
   return ffi::Error::Success();
 }

@@ -104,61 +104,185 @@ SOFTSPLAT_HD bool land(int64_t x, int64_t y, T u, T v, int64_t height, int64_t w
   return true;
 }
 
-// Scatters source pixel `pixel` of `in` into `out` (same layout). `add(T* dst, T value)` accumulates;
-// every in-bounds corner receives its share even when the weight is zero, as in the reference, so a
-// NaN in `in` reaches each pixel it lands on.
-template <typename T, typename Add>
-SOFTSPLAT_HD void splat_pixel(const T* in, const Layout& layout, int64_t pixel,
-                              const Footprint<T>& fp, T* out, Add add) {
-  for (int k = 0; k < kCorners; ++k) {
-    const int64_t t = fp.target(k, layout.height, layout.width);
-    if (t < 0) continue;
-    const T w = fp.weight(k);
-    for (int64_t c = 0; c < layout.channels; ++c) {
-      add(out + layout.at(c, t), w * in[layout.at(c, pixel)]);
-    }
+// ---------------------------------------------------------------------------------------------------
+// The modes, fused: instead of splatting concat([x * w, w]) and dividing afterwards, the kernels splat
+// x with weight a_k * s (a_k bilinear, s the source pixel's importance) into `out`, accumulate the
+// weights into an auxiliary plane `den`, and divide in place. The stable softmax subtracts, per target
+// pixel, the largest metric that lands there (a max-splat pass first), so s <= 1 and nothing overflows.
+
+enum class Mode : int32_t { kSum = 0, kAvg = 1, kLinear = 2, kSoft = 3 };
+enum class Normalize : int32_t { kAddEps = 0, kZeroEps = 1, kClipEps = 2 };
+
+struct Options {
+  Mode mode;
+  Normalize normalize;
+  bool stable;  // soft mode only
+
+  SOFTSPLAT_HD bool has_metric() const { return mode == Mode::kLinear || mode == Mode::kSoft; }
+  // Channels of the auxiliary output: the weight sum, and for the stable softmax the per-target max.
+  SOFTSPLAT_HD int64_t aux_channels() const { return mode == Mode::kSum ? 0 : (stable ? 2 : 1); }
+};
+
+constexpr int kDen = 0;  // aux channel of the weight sum
+constexpr int kMax = 1;  // aux channel of the largest metric landing on a pixel (stable soft)
+
+template <typename T>
+SOFTSPLAT_HD T exp_of(T value) {
+#if defined(__CUDA_ARCH__)
+  return exp(value);
+#else
+  return std::exp(value);
+#endif
+}
+
+// The reference's three ways to keep the division finite. NaN stays NaN in all three, as in the
+// composed jnp version.
+template <typename T>
+SOFTSPLAT_HD T normalizer(T den, Normalize n) {
+  const T eps = T(1e-7);
+  switch (n) {
+    case Normalize::kZeroEps:
+      return den == T(0) ? T(1) : den;
+    case Normalize::kClipEps:
+      return den < eps ? eps : den;
+    default:
+      return den + eps;
   }
 }
 
-// Gradients of summation splatting for one source pixel, given G = dL/dout:
-//   dL/dx[c] = sum_k w_k G[c, k]                   (a bilinear gather of G)
-//   dL/du    = sum_c x[c] sum_k dw_k/du G[c, k]    (floor treated as constant)
+template <typename T>
+SOFTSPLAT_HD T normalizer_grad(T den, Normalize n) {
+  switch (n) {
+    case Normalize::kZeroEps:
+      return den == T(0) ? T(0) : T(1);
+    case Normalize::kClipEps:
+      return den < T(1e-7) ? T(0) : T(1);
+    default:
+      return T(1);
+  }
+}
+
+// Importance of a source pixel with metric z, before any per-target shift.
+template <typename T>
+SOFTSPLAT_HD T source_weight(const Options& o, T z) {
+  switch (o.mode) {
+    case Mode::kLinear:
+      return z;
+    case Mode::kSoft:
+      return exp_of(z);
+    default:
+      return T(1);
+  }
+}
+
+// Importance s of a source pixel at one corner. The stable softmax shifts by the corner's max; a corner
+// with zero bilinear weight took no part in that max, so it gets s = 0 rather than a possible overflow
+// (its contribution a * s is zero either way).
+template <typename T>
+SOFTSPLAT_HD T corner_weight(const Options& o, T w, T z, T a, const T* aux, int64_t max_index) {
+  if (!o.stable) return w;
+  return a > T(0) ? exp_of(z - aux[max_index]) : T(0);
+}
+
+// Max-splat (stable softmax, pass 1): every corner with positive weight raises its target's max.
+template <typename T, typename Max>
+SOFTSPLAT_HD void max_splat_pixel(const Layout& aux_layout, T z, const Footprint<T>& fp, T* aux,
+                                  Max max) {
+  for (int k = 0; k < kCorners; ++k) {
+    const int64_t t = fp.target(k, aux_layout.height, aux_layout.width);
+    if (t >= 0 && fp.weight(k) > T(0)) max(aux + aux_layout.at(kMax, t), z);
+  }
+}
+
+// Scatter (pass 2). `add(T* dst, T value)` accumulates; every in-bounds corner receives its share even
+// when the weight is zero, as in the reference, so a NaN in `x` reaches each pixel it lands on.
+template <typename T, typename Add>
+SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
+                              const T* x, T z, int64_t pixel, const Footprint<T>& fp, T* out,
+                              T* aux, Add add) {
+  const T w = source_weight(o, z);
+  for (int k = 0; k < kCorners; ++k) {
+    const int64_t t = fp.target(k, img.height, img.width);
+    if (t < 0) continue;
+    const T a = fp.weight(k);
+    const T as = a * corner_weight(o, w, z, a, aux, aux_layout.at(kMax, t));
+    for (int64_t c = 0; c < img.channels; ++c) add(out + img.at(c, t), as * x[img.at(c, pixel)]);
+    if (o.mode != Mode::kSum) add(aux + aux_layout.at(kDen, t), as);
+  }
+}
+
+// Normalisation (pass 3), per target pixel.
+template <typename T>
+SOFTSPLAT_HD void normalize_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
+                                  int64_t t, T* out, const T* aux) {
+  if (o.mode == Mode::kSum) return;
+  const T norm = normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
+  for (int64_t c = 0; c < img.channels; ++c) out[img.at(c, t)] /= norm;
+}
+
+// Gradients for one source pixel, given G = dL/dout and the forward's out and aux. Per corner k on
+// target q, with s_k the corner weight, N = normalizer(den[q]) and N' its derivative:
+//   Gn[q, c] = G[q, c] / N                          (sum mode: G)
+//   Gd[q]    = -N' * sum_c G[q, c] * out[q, c] / N  (sum mode: 0)
+//   T_k      = sum_c x[c] * Gn[q, c] + Gd[q]
+//   dL/dx[c] = sum_k a_k s_k Gn[q_k, c]
+//   dL/du    = sum_k (d a_k / du) s_k T_k     (likewise v; floor treated as constant)
+//   dL/dz    = sum_k a_k T_k (linear),  sum_k a_k s_k T_k (soft; the stable max is held constant)
 // Each source pixel owns its gradients, so the backward pass needs no atomics.
 template <typename T>
-SOFTSPLAT_HD void splat_pixel_grad(const T* in, const T* grad_out, const Layout& layout,
-                                   int64_t pixel, const Footprint<T>& fp, T* grad_in, T* grad_u,
-                                   T* grad_v) {
+SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
+                                   const T* x, T z, const T* out, const T* aux, const T* grad_out,
+                                   int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
+                                   T* grad_v, T* grad_z) {
   int64_t targets[kCorners];
-  for (int k = 0; k < kCorners; ++k) targets[k] = fp.target(k, layout.height, layout.width);
-  T gu = T(0);
-  T gv = T(0);
-  for (int64_t c = 0; c < layout.channels; ++c) {
+  T a[kCorners], s[kCorners], inv[kCorners], tk[kCorners];
+  const T w = source_weight(o, z);
+  for (int k = 0; k < kCorners; ++k) {
+    const int64_t t = targets[k] = fp.target(k, img.height, img.width);
+    a[k] = fp.weight(k);
+    s[k] = inv[k] = tk[k] = T(0);
+    if (t < 0) continue;
+    s[k] = corner_weight(o, w, z, a[k], aux, aux_layout.at(kMax, t));
+    inv[k] = T(1);
+    if (o.mode != Mode::kSum) {
+      const T den = aux[aux_layout.at(kDen, t)];
+      inv[k] = T(1) / normalizer(den, o.normalize);
+      T dot = T(0);
+      for (int64_t c = 0; c < img.channels; ++c) dot += grad_out[img.at(c, t)] * out[img.at(c, t)];
+      tk[k] = -normalizer_grad(den, o.normalize) * dot * inv[k];
+    }
+  }
+  for (int64_t c = 0; c < img.channels; ++c) {
+    const T xc = x[img.at(c, pixel)];
     T g = T(0);
-    T du = T(0);
-    T dv = T(0);
     for (int k = 0; k < kCorners; ++k) {
       if (targets[k] < 0) continue;
-      const T go = grad_out[layout.at(c, targets[k])];
-      g += fp.weight(k) * go;
-      du += fp.weight_du(k) * go;
-      dv += fp.weight_dv(k) * go;
+      const T gn = grad_out[img.at(c, targets[k])] * inv[k];
+      g += a[k] * s[k] * gn;
+      tk[k] += xc * gn;
     }
-    const int64_t i = layout.at(c, pixel);
-    grad_in[i] = g;
-    gu += in[i] * du;
-    gv += in[i] * dv;
+    grad_x[img.at(c, pixel)] = g;
   }
-  *grad_u = gu;
-  *grad_v = gv;
+  T du = T(0), dv = T(0), dz = T(0);
+  for (int k = 0; k < kCorners; ++k) {
+    if (targets[k] < 0) continue;
+    du += fp.weight_du(k) * s[k] * tk[k];
+    dv += fp.weight_dv(k) * s[k] * tk[k];
+    dz += o.mode == Mode::kLinear ? a[k] * tk[k] : a[k] * s[k] * tk[k];
+  }
+  *grad_u = du;
+  *grad_v = dv;
+  if (o.has_metric()) *grad_z = dz;
 }
 
 // A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero gradients.
 template <typename T>
-SOFTSPLAT_HD void zero_pixel_grad(const Layout& layout, int64_t pixel, T* grad_in, T* grad_u,
-                                  T* grad_v) {
-  for (int64_t c = 0; c < layout.channels; ++c) grad_in[layout.at(c, pixel)] = T(0);
+SOFTSPLAT_HD void zero_pixel_grad(const Options& o, const Layout& img, int64_t pixel, T* grad_x,
+                                  T* grad_u, T* grad_v, T* grad_z) {
+  for (int64_t c = 0; c < img.channels; ++c) grad_x[img.at(c, pixel)] = T(0);
   *grad_u = T(0);
   *grad_v = T(0);
+  if (o.has_metric()) *grad_z = T(0);
 }
 
 }  // namespace softsplat

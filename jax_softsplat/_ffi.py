@@ -36,3 +36,18 @@ for _module, _platform in ((_cpu, "cpu"), (_cuda, "CUDA")):
     _check_headers(_module)
     for _name, _capsule in _module.registrations().items():
         jax.ffi.register_ffi_target(_name, _capsule, platform=_platform)
+
+
+def num_threads() -> int:
+    """Threads the CPU kernel uses for large images."""
+    return _cpu.num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the threads the CPU kernel may use (default: all cores, or $JAX_SOFTSPLAT_NUM_THREADS).
+
+    Results are bit-for-bit identical for any number of threads.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
+    _cpu.set_num_threads(n)

@@ -1,8 +1,9 @@
-"""The four splatting modes built on summation splatting, with argument checking.
+"""Argument checking shared by every implementation, and the four modes composed from summation
+splatting exactly as the spec writes them (splat concat([x * w, w]), then divide).
 
-Everything here is plain JAX and is shared by the custom-call operator (`jax_softsplat.softsplat`) and the
-pure-`jnp` oracle (`jax_softsplat.reference.softsplat`); only the summation splat differs between them.
-Gradients w.r.t. the metric flow through the exp, the concatenation and the division by autodiff.
+The composition is what `jax_softsplat.reference` runs, and what `softsplat_composed` runs on the kernel's
+summation splat; `jax_softsplat.softsplat` runs the modes fused inside the kernel instead. Gradients
+w.r.t. the metric flow through the exp, the concatenation and the division by autodiff.
 """
 
 from typing import Callable
@@ -33,8 +34,10 @@ def _as_float_array(value, name: str) -> jax.Array:
     return array
 
 
-def check_args(x, flow, metric, mode: str, layout: str, normalize: str):
+def check_args(x, flow, metric, mode: str, layout: str, normalize: str, stable: bool = False):
     """Validates the arguments; returns them as arrays. Errors name the argument and expected shape."""
+    if stable and mode != "soft":
+        raise ValueError(f"softsplat: stable=True applies to mode 'soft' only, got mode {mode!r}")
     if mode not in MODES:
         raise ValueError(f"softsplat: mode must be one of {MODES}, got {mode!r}")
     if layout not in LAYOUTS:
@@ -80,6 +83,13 @@ def compute_dtype(*arrays) -> jnp.dtype:
     return jnp.dtype(jnp.float32)
 
 
+def with_channels(shape: tuple, channels: int, layout: str) -> tuple:
+    """`shape` with its channel dimension replaced."""
+    shape = list(shape)
+    shape[channel_axis(layout)] = channels
+    return tuple(shape)
+
+
 def normalize_by(norm: jax.Array, normalize: str) -> jax.Array:
     if normalize == "addeps":
         return norm + EPS
@@ -88,33 +98,38 @@ def normalize_by(norm: jax.Array, normalize: str) -> jax.Array:
     return jnp.maximum(norm, EPS)
 
 
-def splat_modes(
-    splat_sum: SplatSum,
-    x,
-    flow,
-    metric=None,
-    mode: str = "soft",
-    *,
-    layout: str = "NCHW",
-    normalize: str = "addeps",
-) -> jax.Array:
-    x, flow, metric = check_args(x, flow, metric, mode, layout, normalize)
+def channel_axis(layout: str) -> int:
+    return -1 if layout == "NHWC" else -3
+
+
+def prepare(x, flow, metric, mode: str, layout: str, normalize: str, stable: bool = False):
+    """Checks the arguments and casts them to the dtype the kernels compute in.
+
+    Returns (x, flow, metric, out_dtype); metric stays None for "sum" and "avg".
+    """
+    x, flow, metric = check_args(x, flow, metric, mode, layout, normalize, stable)
     out_dtype = x.dtype
     dtype = compute_dtype(x, flow, metric)
-    x, flow = x.astype(dtype), flow.astype(dtype)
+    metric = None if metric is None else metric.astype(dtype)
+    return x.astype(dtype), flow.astype(dtype), metric, out_dtype
+
+
+def compose(
+    splat_sum: SplatSum, x, flow, metric, mode: str, *, layout: str, normalize: str
+) -> jax.Array:
+    """The mode on prepared arrays (see `prepare`), built from summation splatting as the spec writes it."""
     channels_last = layout == "NHWC"
     if mode == "sum":
-        return splat_sum(x, flow, channels_last).astype(out_dtype)
-
-    axis = -1 if channels_last else 1
+        return splat_sum(x, flow, channels_last)
+    axis = channel_axis(layout)
     if mode == "avg":
-        weight = jnp.ones(x.shape[:-1] + (1,) if channels_last else x.shape[:1] + (1,) + x.shape[2:], dtype)
+        weight = jnp.ones(with_channels(x.shape, 1, layout), x.dtype)
     elif mode == "linear":
-        weight = metric.astype(dtype)
+        weight = metric
     else:
-        weight = jnp.exp(metric.astype(dtype))
+        weight = jnp.exp(metric)
     splat = splat_sum(jnp.concatenate([x * weight, weight], axis=axis), flow, channels_last)
     channels = x.shape[axis]
     numerator = jax.lax.slice_in_dim(splat, 0, channels, axis=axis)
     norm = jax.lax.slice_in_dim(splat, channels, channels + 1, axis=axis)
-    return (numerator / normalize_by(norm, normalize)).astype(out_dtype)
+    return numerator / normalize_by(norm, normalize)

@@ -1,67 +1,127 @@
-"""`softsplat`: the operator on the compiled XLA custom calls, differentiable through `jax.custom_vjp`."""
+"""`softsplat`: the operator on the compiled XLA custom calls, differentiable through `jax.custom_vjp`.
+
+The kernels run every mode fused: the weight, the exp and the division happen inside the forward call,
+which also returns an auxiliary plane (the weight sum, and for the stable softmax the per-target
+maximum metric) that the backward call reuses instead of recomputing it.
+"""
 
 import functools
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from jax_softsplat import _ffi, modes
 
+_MODE_CODES = {mode: np.int32(i) for i, mode in enumerate(modes.MODES)}
+_NORMALIZE_CODES = {name: np.int32(i) for i, name in enumerate(modes.NORMALIZATIONS)}
 
-def _forward(x: jax.Array, flow: jax.Array, channels_last: bool) -> jax.Array:
-    # broadcast_all: the kernels treat every dimension before (C, H, W) as batch, so a vmapped call
-    # becomes one call over a larger batch instead of a loop; an unbatched operand is broadcast
-    # (a copy of flow, which is small next to x, in the rare case that only x is batched).
-    call = jax.ffi.ffi_call(
-        _ffi.FORWARD, jax.ShapeDtypeStruct(x.shape, x.dtype), vmap_method="broadcast_all"
+
+def _aux_channels(mode: str, stable: bool) -> int:
+    return 0 if mode == "sum" else (2 if stable else 1)
+
+
+def _attrs(mode: str, normalize: str, stable: bool, channels_last: bool) -> dict:
+    return dict(
+        channels_last=channels_last,
+        mode=_MODE_CODES[mode],
+        normalize=_NORMALIZE_CODES[normalize],
+        stable=stable,
     )
-    return call(x, flow, channels_last=channels_last)
 
 
-def _backward(x: jax.Array, flow: jax.Array, grad_out: jax.Array, channels_last: bool):
+def _layout(channels_last: bool) -> str:
+    return "NHWC" if channels_last else "NCHW"
+
+
+# vmap_method="broadcast_all": the kernels treat every dimension before (C, H, W) as batch, so a vmapped
+# call becomes one call over a larger batch instead of a loop; an unbatched operand is broadcast (a copy
+# of flow or metric, small next to x, in the rare case that only x is batched).
+
+
+def _forward(x, flow, metric, mode, normalize, stable, channels_last):
+    aux_shape = modes.with_channels(x.shape, _aux_channels(mode, stable), _layout(channels_last))
     call = jax.ffi.ffi_call(
-        _ffi.BACKWARD,
-        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(flow.shape, flow.dtype)),
+        _ffi.FORWARD,
+        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(aux_shape, x.dtype)),
         vmap_method="broadcast_all",
     )
-    return call(x, flow, grad_out, channels_last=channels_last)
+    return call(x, flow, metric, **_attrs(mode, normalize, stable, channels_last))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _backward(residuals, grad_out, mode, normalize, stable, channels_last):
+    x, flow, metric, out, aux = residuals
+    call = jax.ffi.ffi_call(
+        _ffi.BACKWARD,
+        tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, flow, metric)),
+        vmap_method="broadcast_all",
+    )
+    return call(x, flow, metric, out, aux, grad_out, **_attrs(mode, normalize, stable, channels_last))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
+def _splat(x, flow, metric, mode, normalize, stable, channels_last):
+    """The fused operator on prepared arrays; `metric` has zero channels in modes without one."""
+    out, _ = _forward(x, flow, metric, mode, normalize, stable, channels_last)
+    return out
+
+
+def _splat_fwd(x, flow, metric, mode, normalize, stable, channels_last):
+    out, aux = _forward(x, flow, metric, mode, normalize, stable, channels_last)
+    return out, (x, flow, metric, out, aux)
+
+
+def _splat_bwd(mode, normalize, stable, channels_last, residuals, grad_out):
+    return tuple(_backward(residuals, grad_out, mode, normalize, stable, channels_last))
+
+
+_splat.defvjp(_splat_fwd, _splat_bwd)
+
+
+def _no_metric(x: jax.Array, layout: str) -> jax.Array:
+    return jnp.zeros(modes.with_channels(x.shape, 0, layout), x.dtype)
+
+
 def splat_sum(x: jax.Array, flow: jax.Array, channels_last: bool) -> jax.Array:
-    """Summation splatting of x by flow on the custom call (float32/float64, shapes already checked)."""
-    return _forward(x, flow, channels_last)
+    """Summation splatting on the custom call (float32/float64 arrays of checked shapes)."""
+    return _splat(x, flow, _no_metric(x, _layout(channels_last)), "sum", "addeps", False, channels_last)
 
 
-def _splat_sum_fwd(x, flow, channels_last):
-    return _forward(x, flow, channels_last), (x, flow)
-
-
-def _splat_sum_bwd(channels_last, residuals, grad_out):
-    x, flow = residuals
-    grad_x, grad_flow = _backward(x, flow, grad_out, channels_last)
-    return grad_x, grad_flow
-
-
-splat_sum.defvjp(_splat_sum_fwd, _splat_sum_bwd)
-
-
-def softsplat(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps") -> jax.Array:
+def softsplat(
+    x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps", stable=False
+) -> jax.Array:
     """Forward-warps `x` by `flow` (softmax splatting, Niklaus & Liu, CVPR 2020).
 
     Args:
       x: image or features, [N, C, H, W] (layout "NCHW") or [N, H, W, C] (layout "NHWC").
       flow: displacement in pixels, [N, 2, H, W] or [N, H, W, 2]; channel 0 is horizontal.
       metric: importance, [N, 1, H, W] or [N, H, W, 1]; required by "linear" and "soft", refused by
-        "sum" and "avg". "soft" does not clip it: clip to [-20, 20] as the reference's callers do.
+        "sum" and "avg".
       mode: "sum", "avg", "linear" or "soft".
       layout: "NCHW" (the reference's) or "NHWC" (Flax's); neither is transposed internally.
       normalize: "addeps" (norm + 1e-7, the reference's default), "zeroeps" (0 -> 1) or "clipeps"
         (max(norm, 1e-7)).
+      stable: "soft" only. Subtracts, per target pixel, the largest metric landing there before the
+        exp, so any finite metric works (the reference needs it clipped to [-20, 20] to avoid
+        overflow). Equal to the plain softmax up to rounding, except that the 1e-7 of the
+        normalisation is then relative to the largest weight rather than to exp(0).
 
     Returns:
       An array of the shape and dtype of x. float16/bfloat16 inputs are computed in float32; float64
       stays float64. Differentiable w.r.t. x, flow and metric; works under jit, vmap and grad.
     """
-    return modes.splat_modes(
-        splat_sum, x, flow, metric, mode, layout=layout, normalize=normalize
-    )
+    x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize, stable)
+    if metric is None:
+        metric = _no_metric(x, layout)
+    out = _splat(x, flow, metric, mode, normalize, bool(stable), layout == "NHWC")
+    return out.astype(out_dtype)
+
+
+def softsplat_composed(
+    x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps"
+) -> jax.Array:
+    """The same operator composed as the spec writes it (splat concat([x * w, w]), then divide) on
+    the kernel's summation splat: the unfused baseline of the benchmark and a cross-check in tests."""
+    x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize)
+    out = modes.compose(splat_sum, x, flow, metric, mode, layout=layout, normalize=normalize)
+    return out.astype(out_dtype)

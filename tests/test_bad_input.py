@@ -52,17 +52,33 @@ def test_nhwc_errors_speak_nhwc():
         OPERATOR(np.zeros((1, 4, 5, 3)), np.zeros((1, 2, 4, 5)), None, "sum", layout="NHWC")
 
 
+def _forward_call(x, flow, metric, *, aux_channels=0, mode=0, stable=False):
+    """A forward custom call built by hand, bypassing the Python wrapper's checks."""
+    aux = (x.shape[0], aux_channels) + x.shape[2:]
+    call = jax.ffi.ffi_call(
+        "jax_softsplat_forward",
+        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(aux, x.dtype)),
+    )
+    attrs = dict(channels_last=False, mode=np.int32(mode), normalize=np.int32(0), stable=stable)
+    return jax.block_until_ready(call(x, flow, metric, **attrs))
+
+
 def test_kernel_rejects_a_malformed_call_with_an_error_not_a_crash():
-    """The handler's own checks: a custom call built by hand with a flow of the wrong shape."""
-    call = jax.ffi.ffi_call("jax_softsplat_forward", jax.ShapeDtypeStruct(X.shape, X.dtype))
-    with pytest.raises(Exception, match="does not match x"):
-        jax.block_until_ready(call(X, FLOW[:, :, :3], channels_last=False))
+    """The handler's own checks, which guard calls that do not come through `softsplat`."""
+    no_metric = np.zeros((X.shape[0], 0) + X.shape[2:], X.dtype)
+    with pytest.raises(Exception, match="flow .* does not match x"):
+        _forward_call(X, FLOW[:, :, :3], no_metric)
+    with pytest.raises(Exception, match="metric .* does not match x"):
+        _forward_call(X, FLOW, METRIC[:, :, :3], aux_channels=1, mode=3)
+    with pytest.raises(Exception, match="aux .* does not match x"):
+        _forward_call(X, FLOW, METRIC, aux_channels=2, mode=3)
+    with pytest.raises(Exception, match="unknown mode 7"):
+        _forward_call(X, FLOW, no_metric, mode=7)
+    with pytest.raises(Exception, match="stable applies to soft mode only"):
+        _forward_call(X, FLOW, no_metric, stable=True)
     with pytest.raises(Exception, match="float32 or float64"):
-        jax.block_until_ready(
-            jax.ffi.ffi_call("jax_softsplat_forward", jax.ShapeDtypeStruct(X.shape, jnp.float16))(
-                X.astype(np.float16), FLOW.astype(np.float16), channels_last=False
-            )
-        )
+        half = lambda a: a.astype(np.float16)  # noqa: E731
+        _forward_call(half(X), half(FLOW), half(no_metric))
 
 
 EXTREME = [np.nan, np.inf, -np.inf, 1e30, -1e30, 3e9, -3e9, 1e38]
