@@ -66,25 +66,26 @@ void run_rows(int64_t rows, int threads, Row row) {
   });
 }
 
+// Rows between a source pixel and the rows it lands on: at most floor(|v|) + 1. Pixels that land
+// nowhere (non-finite v, or |v| beyond the image) do not count.
 template <typename T>
 Bands plan_bands(const Problem& p, const T* flow, int threads) {
   const Layout& img = p.image;
+  const T limit = T(img.height + 1);
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(img.height, 4 * int64_t(threads)));
-  std::vector<int64_t> reach(chunks, 1);
+  std::vector<T> largest(chunks, T(0));
   parallel_for(chunks, threads, [&](int64_t i) {
-    for (int64_t y = i * img.height / chunks; y < (i + 1) * img.height / chunks; ++y) {
-      for (int64_t col = 0; col < img.width; ++col) {
-        const int64_t pixel = y * img.width + col;
-        Footprint<T> fp;
-        if (land(col, y, flow[p.flow.at(0, pixel)], flow[p.flow.at(1, pixel)], img.height,
-                 img.width, &fp)) {
-          reach[i] = std::max({reach[i], fp.y0 + 1 - y, y - fp.y0});
-        }
-      }
+    T top = T(0);
+    for (int64_t pixel = i * img.height / chunks * img.width;
+         pixel < (i + 1) * img.height / chunks * img.width; ++pixel) {
+      const T v = flow[p.flow.at(1, pixel)];
+      const T size = v < T(0) ? -v : v;
+      if (size < limit && size > top) top = size;  // NaN fails both comparisons
     }
+    largest[i] = top;
   });
-  const int64_t r = *std::max_element(reach.begin(), reach.end());
-  const int64_t per_phase = std::min(kMaxBandsPerPhase, img.height / (4 * r));
+  const int64_t reach = static_cast<int64_t>(*std::max_element(largest.begin(), largest.end())) + 1;
+  const int64_t per_phase = std::min(kMaxBandsPerPhase, img.height / (4 * reach));
   return Bands{per_phase >= 1 ? 2 * per_phase : 1, img.height};
 }
 
@@ -110,16 +111,19 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
       if (p.aux.channels > kMax) an[p.aux.at(kMax, t)] = -std::numeric_limits<T>::infinity();
     }
     const Bands bands = plan_bands(p, fn, threads);
-    // Calls visit(col, y, pixel, z, footprint) for every source pixel of row y that lands.
+    // Calls visit(pixel, z, footprint) for every source pixel of row y that lands. Even columns
+    // first, then odd ones: neighbouring pixels usually share target pixels, and an add that waits
+    // for the store of the previous pixel's add to the same place would serialise the row.
     const auto for_each_landing = [&](int64_t y, auto visit) {
-      for (int64_t col = 0; col < img.width; ++col) {
-        const int64_t pixel = y * img.width + col;
-        Footprint<T> fp;
-        if (!land(col, y, fn[p.flow.at(0, pixel)], fn[p.flow.at(1, pixel)], img.height, img.width,
-                  &fp)) {
-          continue;
+      for (int64_t first = 0; first < 2; ++first) {
+        for (int64_t col = first; col < img.width; col += 2) {
+          const int64_t pixel = y * img.width + col;
+          Footprint<T> fp;
+          if (land(col, y, fn[p.flow.at(0, pixel)], fn[p.flow.at(1, pixel)], img.height, img.width,
+                   &fp)) {
+            visit(pixel, o.has_metric() ? mn[p.metric.at(0, pixel)] : T(0), fp);
+          }
         }
-        visit(pixel, o.has_metric() ? mn[p.metric.at(0, pixel)] : T(0), fp);
       }
     };
     if (o.stable) {
