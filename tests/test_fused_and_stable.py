@@ -1,0 +1,106 @@
+"""The fused modes against their composition from summation splatting, and the stable softmax."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.test_util import check_grads
+
+import jax_softsplat
+from helpers import OPERATOR, REFERENCE, call, random_inputs
+
+COMPOSED = jax_softsplat.softsplat_composed
+
+
+def value_and_grads(fn, mode, layout, x, flow, metric, **kwargs):
+    takes_metric = mode in ("linear", "soft")
+
+    def loss(x, flow, metric):
+        out = call(fn, x, flow, metric, mode, layout, **kwargs)
+        weights = jnp.cos(jnp.arange(out.size, dtype=out.dtype)).reshape(out.shape)
+        return jnp.sum(out * weights), out
+
+    grad = jax.grad(loss, argnums=(0, 1, 2) if takes_metric else (0, 1), has_aux=True)
+    return jax.jit(grad)(x, flow, metric)
+
+
+@pytest.mark.parametrize("normalize", ["addeps", "zeroeps", "clipeps"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("mode", ["avg", "linear", "soft"])
+def test_fused_equals_composed_within_float32_rounding(mode, layout, normalize):
+    x, flow, metric = random_inputs(np.random.default_rng(30), n=2, c=4, h=12, w=13, layout=layout)
+    if mode == "linear":
+        metric = np.abs(metric) + 0.1
+    grads, out = value_and_grads(OPERATOR, mode, layout, x, flow, metric, normalize=normalize)
+    ref_grads, ref_out = value_and_grads(COMPOSED, mode, layout, x, flow, metric, normalize=normalize)
+    np.testing.assert_allclose(out, ref_out, rtol=2e-6, atol=2e-6)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(r).max())))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_stable_equals_plain_softmax_where_the_plain_one_is_fine(layout):
+    """Every target gets weight from pixels of metric in [-2, 2], so the 1e-7 is negligible either way."""
+    x, flow, metric = random_inputs(np.random.default_rng(31), h=16, w=16, layout=layout, dtype=np.float64)
+    flow = np.clip(flow, -0.4, 0.4)  # pixels stay near home: every target receives weight
+    plain = OPERATOR(x, flow, metric, "soft", layout=layout)
+    stable = OPERATOR(x, flow, metric, "soft", layout=layout, stable=True)
+    np.testing.assert_allclose(stable, plain, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_stable_handles_metrics_of_1e4(layout, dtype):
+    x, flow, metric = random_inputs(np.random.default_rng(32), h=10, w=11, layout=layout, dtype=dtype)
+    metric = (metric * 5e3).astype(dtype)  # up to +-1e4
+    plain = OPERATOR(x, flow, metric, "soft", layout=layout)
+    assert not np.all(np.isfinite(plain)), "the plain softmax overflows here (else this test proves nothing)"
+    grads, out = value_and_grads(OPERATOR, "soft", layout, x, flow, metric, stable=True)
+    ref_grads, ref_out = value_and_grads(REFERENCE, "soft", layout, x, flow, metric, stable=True)
+    assert np.all(np.isfinite(out)) and all(np.all(np.isfinite(g)) for g in grads)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, ref_out, rtol=tol, atol=tol)
+    for g, r in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, r, rtol=10 * tol, atol=10 * tol * max(1.0, float(np.abs(r).max())))
+    # With metrics this far apart, each target takes the value of its highest-metric source.
+    assert np.max(np.abs(out)) <= np.max(np.abs(x)) * (1 + 1e-6)
+
+
+def test_stable_winner_takes_all():
+    """Two pixels land on the same target with metrics 1e4 apart: the higher one's value wins exactly."""
+    x = np.array([[[[1.0, 5.0]]]])  # [1, 1, 1, 2]
+    flow = np.array([[[[1.0, 0.0]], [[0.0, 0.0]]]])  # pixel 0 moves onto pixel 1
+    for z0, z1, winner in ((1e4, 0.0, 1.0), (0.0, 1e4, 5.0), (-1e4, -2e4, 1.0)):
+        metric = np.array([[[[z0, z1]]]])
+        out = OPERATOR(x, flow, metric, "soft", stable=True)
+        np.testing.assert_allclose(out[0, 0, 0, 1], winner, rtol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_stable_check_grads_float64_with_large_metrics(layout):
+    x, flow, metric = random_inputs(
+        np.random.default_rng(33), n=1, c=2, h=5, w=6, layout=layout, dtype=np.float64, kink_free=True
+    )
+    metric = metric * 300  # far beyond exp's float64 range in the plain softmax when summed
+    f = lambda x, flow, metric: OPERATOR(x, flow, metric, "soft", layout=layout, stable=True)  # noqa: E731
+    # Finite differences of 1e-4 in a metric of ~600 change exp(z - max) by 1e-4 relative: fine.
+    check_grads(f, (x, flow, metric), order=1, modes=["rev"], eps=1e-4, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["sum", "avg", "linear", "soft"])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_precision_error_bound(mode, dtype):
+    """Half precision is computed in float32 and rounded once: within one rounding (2^-8 relative
+    for bfloat16, 2^-11 for float16) of the float32 result on the same (rounded) inputs."""
+    x, flow, metric = random_inputs(np.random.default_rng(34), h=16, w=16)
+    if mode == "linear":
+        metric = np.abs(metric) + 0.5
+    low = [jnp.asarray(a, dtype) for a in (x, flow, metric)]
+    out = call(OPERATOR, *low, mode)
+    assert out.dtype == dtype
+    exact = call(OPERATOR, *(a.astype(jnp.float32) for a in low), mode)
+    unit = 2.0**-8 if dtype == jnp.bfloat16 else 2.0**-11
+    err = np.abs(np.asarray(out, np.float64) - np.asarray(exact, np.float64))
+    assert np.all(err <= unit * np.abs(np.asarray(exact, np.float64)) + 1e-30)
+    grads = jax.grad(lambda x: jnp.sum(call(OPERATOR, x, *low[1:], mode).astype(jnp.float32)))(low[0])
+    assert grads.dtype == dtype and np.all(np.isfinite(np.asarray(grads, np.float32)))
