@@ -22,19 +22,31 @@ PYTEST_ARGS ?=
 
 NEW := .venv/new
 OLD := .venv/old
+SAN := .venv/sanitize
+# The operator's tests, which `make sanitize` runs against the CPU kernel built with AddressSanitizer
+# and UndefinedBehaviorSanitizer.
+OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py tests/test_gradients.py \
+	tests/test_bad_input.py tests/test_fused_and_stable.py tests/test_threads.py tests/test_properties.py
+# Python itself is not instrumented, so the sanitizer runtimes are preloaded; leak checking is off
+# because the interpreter keeps its allocations until exit by design.
+SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: demo test test-new test-old install-new install-old clean
+.PHONY: demo test test-new test-old sanitize install-new install-old install-sanitize clean
 
 demo: install-new
 	$(NEW)/bin/jax-softsplat figure --out out/warping.png
 
-test: test-new test-old
+test: test-new test-old sanitize
 
 test-new: install-new
 	SOFTSPLAT_EXPECT_CUDA=$(HAVE_NVCC) $(NEW)/bin/pytest $(PYTEST_ARGS)
 
 test-old: install-old
 	SOFTSPLAT_EXPECT_CUDA=0 $(OLD)/bin/pytest $(PYTEST_ARGS)
+
+sanitize: install-sanitize
+	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA=0 $(SAN)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(OPERATOR_TESTS)
 
 install-new:
 	@test -x $(NEW)/bin/python || $(PYTHON_NEW) -m venv $(NEW)
@@ -45,6 +57,12 @@ install-old:
 	@test -x $(OLD)/bin/python || $(PYTHON_OLD) -m venv $(OLD)
 	$(OLD)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11
 	$(OLD)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=OFF ".[test]"
+
+install-sanitize:
+	@test -x $(SAN)/bin/python || $(PYTHON_NEW) -m venv $(SAN)
+	$(SAN)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11
+	$(SAN)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C build-dir=build/sanitize \
+		-C cmake.define.SOFTSPLAT_CUDA=OFF -C cmake.define.SOFTSPLAT_SANITIZE=address,undefined ".[test]"
 
 clean:
 	rm -rf build out
