@@ -23,6 +23,7 @@ ERROR_WINDOW = 5
 # A pixel that receives less than this much bilinear splatting weight (from both frames together) is a
 # hole: nothing landed there, so it is inpainted from its surroundings.
 HOLE_COVERAGE = 0.5
+DIS_MIN_SIZE = 16
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -39,7 +40,11 @@ def optical_flow(one: np.ndarray, two: np.ndarray) -> np.ndarray:
     dis.setFinestScale(0)
     dis.setPatchStride(2)
     dis.setVariationalRefinementDelta(10.0)
-    return dis.calc(_grey(one), _grey(two), None).astype(np.float32)
+    h, w = one.shape[:2]
+    # DIS needs some room for its patches: tiny frames are padded by repeating their borders.
+    pad_y, pad_x = max(0, DIS_MIN_SIZE - h), max(0, DIS_MIN_SIZE - w)
+    a, b = (cv2.copyMakeBorder(_grey(x), 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE) for x in (one, two))
+    return dis.calc(a, b, None)[:h, :w].astype(np.float32)
 
 
 def _window_mean(x: jax.Array, size: int) -> jax.Array:
