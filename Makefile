@@ -23,9 +23,14 @@ PYTEST_ARGS ?=
 NEW := .venv/new
 OLD := .venv/old
 
-.PHONY: demo test test-new test-old install-new install-old clean
+.PHONY: demo figure test test-new test-old install-new install-old clean
 
+# Interpolates the shared sample pair (or a generated one) with the default model; prints the paths.
 demo: install-new
+	$(NEW)/bin/jax-softsplat demo --out out
+
+# The paper's warping figure (one frame splatted in the four modes).
+figure: install-new
 	$(NEW)/bin/jax-softsplat figure --out out/warping.png
 
 test: test-new test-old

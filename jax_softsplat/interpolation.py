@@ -37,18 +37,27 @@ def default_model() -> str:
     return "l1" if cached_weights("l1").is_file() else "classic"
 
 
+def frame_average(one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+    """The baseline that does not move anything: (1 - t) * one + t * two."""
+    one, two = np.asarray(one, np.float32), np.asarray(two, np.float32)
+    return [(1.0 - t) * one + t * two for t in times]
+
+
 def load_interpolator(model: str = "classic", weights: str | None = None) -> Interpolator:
-    """An Interpolator by name: "classic", "l1", "lf", or the PATH of a weights .msgpack file or of a
-    folder holding `weights.msgpack` (e.g. a training run). `weights` overrides where l1/lf weights are read."""
-    if model == "classic":
+    """An Interpolator by name: "classic", "average" (the frame-blending baseline), "l1", "lf", or the
+    PATH of a weights .msgpack file or of a folder holding `weights.msgpack` (e.g. a training run).
+    `weights` overrides where l1/lf weights are read."""
+    if model in ("classic", "average"):
         if weights is not None:
-            raise ValueError("--weights: the classic model has no weights; leave --weights out")
+            raise ValueError(f"--weights: the {model} model has no weights; leave --weights out")
+        if model == "average":
+            return frame_average
         from jax_softsplat.classic import ClassicInterpolator
 
         return ClassicInterpolator()
     if model not in NETWORK_MODELS and not Path(model).exists():
         raise ValueError(
-            f"--model {model!r}: expected 'classic', 'l1', 'lf' or the path of a weights file or run folder"
+            f"--model {model!r}: expected 'classic', 'average', 'l1', 'lf' or the path of a weights file or run folder"
         )
     try:
         from jax_softsplat.models import load_interpolator as load_network
