@@ -28,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'4k': the centre crop of half its width and height (rows 540:-540, columns 1024:-1024 of 4096x2160).",
     )
     xiph.add_argument("--data", required=True, help="a folder of frames, or a folder of such folders (one per clip)")
-    xiph.add_argument("--protocol", nargs="+", choices=benchmarks.XIPH_PROTOCOLS, default=list(benchmarks.XIPH_PROTOCOLS))
+    xiph.add_argument(
+        "--protocol", nargs="+", choices=benchmarks.XIPH_PROTOCOLS, default=list(benchmarks.XIPH_PROTOCOLS),
+        help="which protocols to run (default: both)",
+    )
     for suite in (middlebury, xiph):
         add_model_arguments(suite)
         suite.add_argument("--json", help="also write the scores to this JSON file")
