@@ -103,6 +103,11 @@ def interpolate_video(
             total = min(total, max_frames) if total else max_frames
         inputs, outputs, cuts = 0, 0, []
         with atomic_path(target) as tmp, av.open(str(tmp), "w") as writer:
+            if audio is not None and audio.codec_context.name not in writer.supported_codecs:
+                raise ValueError(
+                    f"--out {target}: a {target.suffix} file cannot hold the input's {audio.codec_context.name} "
+                    "audio, which is copied unchanged; try another container (.mkv, .mov, .mp4)"
+                )
             # Both streams exist before the first packet is written (which writes the header).
             encoder = _encoder(writer, out_rate, video.codec_context.width, video.codec_context.height)
             audio_out = writer.add_stream_from_template(audio) if audio is not None else None

@@ -15,8 +15,10 @@ def moving_texture(height: int, width: int, times, motion=(6.0, -3.0), seed: int
     return [texture(x - t * motion[0], y - t * motion[1]).astype(np.float32) for t in times]
 
 
-def write_clip(path, frames: list[np.ndarray], fps: int = 25, audio_seconds: float | None = None) -> None:
-    """Writes float RGB frames as H.264 (and, if asked, a 440 Hz AAC tone of that many seconds)."""
+def write_clip(
+    path, frames: list[np.ndarray], fps: int = 25, audio_seconds: float | None = None, audio_codec: str = "aac"
+) -> None:
+    """Writes float RGB frames as H.264 (and, if asked, a 440 Hz tone of that many seconds)."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.height, video.width = frames[0].shape[:2]
@@ -24,7 +26,7 @@ def write_clip(path, frames: list[np.ndarray], fps: int = 25, audio_seconds: flo
         video.options = {"crf": "10"}
         sound = None
         if audio_seconds:
-            sound = out.add_stream("aac", rate=44100)
+            sound = out.add_stream(audio_codec, rate=44100)
             sound.layout = "mono"
         for i, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), format="rgb24")

@@ -107,4 +107,7 @@ def test_bad_video_inputs(tmp_path, capsys, clip_with_cut_and_audio):
     assert "--factor" in error(["--in", clip, "--out", out, "--factor", "3"])
     assert "--fps" in error(["--in", clip, "--out", out, "--fps", "-5"])
     assert "--max-frames" in error(["--in", clip, "--out", out, "--max-frames", "0"])
+    mulaw = tmp_path / "mulaw.avi"  # audio that an .mp4 cannot hold (it is copied, not re-encoded)
+    write_clip(mulaw, moving_texture(32, 32, [0.0, 0.5]), audio_seconds=0.2, audio_codec="pcm_mulaw")
+    assert "--out" in error(["--in", str(mulaw), "--out", out])
     assert not (tmp_path / "o.mp4").exists()
