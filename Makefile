@@ -32,9 +32,14 @@ OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py te
 SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: demo test test-new test-old sanitize install-new install-old install-sanitize clean
+.PHONY: demo figure test test-new test-old sanitize install-new install-old install-sanitize clean
 
+# Interpolates the shared sample pair (or a generated one) with the default model; prints the paths.
 demo: install-new
+	$(NEW)/bin/jax-softsplat demo --out out
+
+# The paper's warping figure (one frame splatted in the four modes).
+figure: install-new
 	$(NEW)/bin/jax-softsplat figure --out out/warping.png
 
 test: test-new test-old sanitize

@@ -48,11 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     from jax_softsplat import bench
 
-    benchmark = commands.add_parser(
+    timing = commands.add_parser(
         "bench", help="time the operator against its alternatives, side by side, and print a table"
     )
-    bench.add_arguments(benchmark)
-    benchmark.set_defaults(run=bench.main)
+    bench.add_arguments(timing)
+    timing.set_defaults(run=bench.main)
+
+    from jax_softsplat.commands import benchmark, demo, interpolate, video
+
+    for name, module, summary in (
+        ("interpolate", interpolate, "the frame at time t between two images"),
+        ("video", video, "a video with 2, 4 or 8 times as many frames (streamed, audio kept, scene cuts respected)"),
+        ("benchmark", benchmark, "PSNR/SSIM of an interpolator on Middlebury or Xiph, as a table"),
+        ("demo", demo, "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
+    ):
+        sub = commands.add_parser(name, help=summary, description=summary)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
     return parser
 
 
@@ -60,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # bad input: the message names the option, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

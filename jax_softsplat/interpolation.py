@@ -1,0 +1,69 @@
+"""Frame interpolators behind one protocol, and `load_interpolator` to pick one by name.
+
+`classic` (no learned weights) lives in `classic.py`; the networks (`l1`, `lf`, or a weights file or run
+folder) live in `jax_softsplat.models`, imported only when asked for, so everything here works without it.
+"""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+NETWORK_MODELS = ("l1", "lf")
+CACHE_ENV = "JAX_SOFTSPLAT_CACHE"
+
+
+class Interpolator(Protocol):
+    """Takes two float32 RGB [H, W, 3] frames in [0, 1] and times in (0, 1); returns one frame per time
+    (float32 RGB [H, W, 3] in [0, 1]). Flow is computed once per pair, whatever the number of times."""
+
+    def __call__(self, one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]: ...
+
+
+def weights_cache_dir() -> Path:
+    """Where converted network weights are kept: $JAX_SOFTSPLAT_CACHE, else ~/.cache/jax_softsplat."""
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "jax_softsplat"))
+
+
+def cached_weights(model: str) -> Path:
+    """The file that holds the weights of network `model` ("l1" or "lf") in the cache folder."""
+    return weights_cache_dir() / f"{model}.msgpack"
+
+
+def default_model() -> str:
+    """`l1` when its weights are in the cache folder, else `classic` (which needs no weights)."""
+    return "l1" if cached_weights("l1").is_file() else "classic"
+
+
+def frame_average(one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+    """The baseline that does not move anything: (1 - t) * one + t * two."""
+    one, two = np.asarray(one, np.float32), np.asarray(two, np.float32)
+    return [(1.0 - t) * one + t * two for t in times]
+
+
+def load_interpolator(model: str = "classic", weights: str | None = None) -> Interpolator:
+    """An Interpolator by name: "classic", "average" (the frame-blending baseline), "l1", "lf", or the
+    PATH of a weights .msgpack file or of a folder holding `weights.msgpack` (e.g. a training run).
+    `weights` overrides where l1/lf weights are read."""
+    if model in ("classic", "average"):
+        if weights is not None:
+            raise ValueError(f"--weights: the {model} model has no weights; leave --weights out")
+        if model == "average":
+            return frame_average
+        from jax_softsplat.classic import ClassicInterpolator
+
+        return ClassicInterpolator()
+    if model not in NETWORK_MODELS and not Path(model).exists():
+        raise ValueError(
+            f"--model {model!r}: expected 'classic', 'average', 'l1', 'lf' or the path of a weights file or run folder"
+        )
+    try:
+        from jax_softsplat.models import load_interpolator as load_network
+    except ImportError as error:
+        raise ValueError(
+            f"--model {model}: the interpolation network (jax_softsplat.models) is not available in this "
+            f"installation ({error}); use --model classic"
+        ) from error
+    return load_network(model, weights)
