@@ -37,7 +37,7 @@ def _name(path: tuple) -> str:
 
 def parameters(network: Network) -> dict[str, jax.Array]:
     """The network's parameters by path name."""
-    return {_name(path): value for path, value in _flatten(nnx.state(network, nnx.Param).to_pure_dict()).items()}
+    return {_name(path): value for path, value in _flatten(nnx.to_pure_dict(nnx.state(network, nnx.Param))).items()}
 
 
 def _abstract_network(config: NetworkConfig) -> Network:
@@ -52,7 +52,7 @@ def network_from_parameters(
     parameter, of its shape, nothing else). Nothing is initialised, so this is quick."""
     network = _abstract_network(config)
     state = nnx.state(network, nnx.Param)
-    pure = state.to_pure_dict()
+    pure = nnx.to_pure_dict(state)
     wanted = {_name(path): path for path in _flatten(pure)}
     missing = sorted(set(wanted) - set(values))
     extra = sorted(set(values) - set(wanted))
@@ -163,7 +163,7 @@ def official_names(config: NetworkConfig = NetworkConfig()) -> dict[str, str]:
     """Our parameter name -> the official state-dict key (spelt with `net`), for every parameter."""
     blocks = _blocks(config)
     names = {}
-    for path in _flatten(nnx.state(_abstract_network(config), nnx.Param).to_pure_dict()):
+    for path in _flatten(nnx.to_pure_dict(nnx.state(_abstract_network(config), nnx.Param))):
         for cut in range(len(path) - 1, 0, -1):
             if path[:cut] in blocks:
                 module, kind = blocks[path[:cut]]
