@@ -135,17 +135,18 @@ def test_interpolate_batch_is_differentiable(network):
     assert sum(float(jnp.abs(g).sum()) > 0 for g in leaves) > 200  # gradients reach both halves
 
 
-def test_correlation_against_a_direct_loop():
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 3, 37, 2)])  # one tile; several, the last one partial
+def test_correlation_against_a_direct_loop(shape):
+    n, h, w, c = shape
     rng = np.random.default_rng(5)
-    one, two = (rng.normal(size=(2, 5, 7, 3)).astype(np.float32) for _ in range(2))
-    expected = np.zeros((2, 5, 7, 81), np.float32)
-    for n in range(2):
-        for y in range(5):
-            for x in range(7):
-                for dy in range(-4, 5):
-                    for dx in range(-4, 5):
-                        if 0 <= y + dy < 5 and 0 <= x + dx < 7:
-                            expected[n, y, x, (dy + 4) * 9 + dx + 4] = np.mean(one[n, y, x] * two[n, y + dy, x + dx])
+    one, two = (rng.normal(size=shape).astype(np.float32) for _ in range(2))
+    expected = np.zeros((n, h, w, 81), np.float32)
+    for y in range(h):
+        for x in range(w):
+            for dy in range(-4, 5):
+                for dx in range(-4, 5):
+                    if 0 <= y + dy < h and 0 <= x + dx < w:
+                        expected[:, y, x, (dy + 4) * 9 + dx + 4] = np.mean(one[:, y, x] * two[:, y + dy, x + dx], axis=-1)
     np.testing.assert_allclose(np.asarray(correlation(jnp.asarray(one), jnp.asarray(two))), expected, atol=1e-6)
 
 
