@@ -10,6 +10,7 @@ Medians matter on a shared machine: other processes come and go between runs.
 """
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -103,24 +104,34 @@ def main(argv=None) -> None:
     t = jnp.float32(0.5)
     interpolator = Interpolator(network)
 
+    def stage(fn, *stage_args):
+        """(seconds per call, GFLOP per call as XLA counts it)."""
+        flops = fn.lower(*stage_args).cost_analysis()["flops"]
+        return timed(fn, *stage_args, runs=runs), flops / 1e9
+
     rows = [
-        ("whole pair, t = 0.5 (Interpolator, from RGB in to RGB out)", timed(lambda: interpolator(one_np, two_np, [0.5]), runs=runs)),
-        ("whole pair, t = 0.25, 0.5, 0.75 (video mode)", timed(lambda: interpolator(one_np, two_np, [0.25, 0.5, 0.75]), runs=runs)),
-        ("  flow estimation (both directions)", timed(flow_stage, state, one, two, runs=runs)),
-        ("    of which: extractor (both frames)", timed(extractor_stage, state, one, two, runs=runs)),
-        ("    of which: extractor + 6 cost volumes", timed(correlation_stage, state, one, two, runs=runs)),
-        ("  synthesis features (encoder + softmetric, once per pair)", timed(features_stage, state, one, two, flows, runs=runs)),
-        ("  synthesis render (splat + GridNet, once per t)", timed(render_stage, state, pyramids, metrics, flows, t, runs=runs)),
-        ("    of which: softsplat, 3 levels x 2 frames", timed(splat_stage, pyramids, metrics, flows, runs=runs)),
+        ("whole pair, t = 0.5 (Interpolator: RGB in, RGB out)", (timed(lambda: interpolator(one_np, two_np, [0.5]), runs=runs), None)),
+        ("whole pair, t = 0.25, 0.5, 0.75 (video mode)", (timed(lambda: interpolator(one_np, two_np, [0.25, 0.5, 0.75]), runs=runs), None)),
+        ("  flow estimation (both directions)", stage(flow_stage, state, one, two)),
+        ("    of which: extractor (both frames)", stage(extractor_stage, state, one, two)),
+        ("    of which: extractor + 6 cost volumes", stage(correlation_stage, state, one, two)),
+        ("  synthesis features (encoder + softmetric, once per pair)", stage(features_stage, state, one, two, flows)),
+        ("  synthesis render (splat + GridNet, once per t)", stage(render_stage, state, pyramids, metrics, flows, t)),
+        ("    of which: softsplat, 3 levels x 2 frames", stage(splat_stage, pyramids, metrics, flows)),
     ]
-    whole = statistics.median(rows[0][1])
+    whole = statistics.median(rows[0][1][0])
+    gflop = sum(rows[i][1][1] for i in (2, 5, 6))
     print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}, {width}x{height}, median of {runs} runs after compiling")
-    print(f"{'stage':<62} {'median ms':>10} {'min ms':>8} {'share':>6}")
-    for name, times in rows:
+    print(f"{'stage':<62} {'median ms':>10} {'min ms':>8} {'share':>6} {'GFLOP':>7} {'GFLOP/s':>8}")
+    for name, (times, flops) in rows:
         median = statistics.median(times)
-        print(f"{name:<62} {median * 1e3:>10.0f} {min(times) * 1e3:>8.0f} {median / whole:>6.0%}")
+        flops = gflop if flops is None and name.startswith("whole pair, t = 0.5 ") else flops
+        rate = f"{flops / median:>8.0f}" if flops is not None else f"{'':>8}"
+        flops = f"{flops:>7.0f}" if flops is not None else f"{'':>7}"
+        print(f"{name:<62} {median * 1e3:>10.0f} {min(times) * 1e3:>8.0f} {median / whole:>6.0%} {flops} {rate}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak resident memory of this process (all stages, compilation included): {peak:.0f} MiB")
+    print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; the machine's load average: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
