@@ -26,14 +26,14 @@ from jax_softsplat.models import Interpolator, NetworkConfig, load_weights
 from jax_softsplat.models.correlation import correlation
 from jax_softsplat.models.layers import resize_bilinear, resize_flow
 from jax_softsplat.models.network import normalize, pad_even
-from jax_softsplat.models.weights import _abstract_network, network_from_parameters, parameters
+from jax_softsplat.models.weights import abstract_network, network_from_parameters, parameters
 from jax_softsplat.synthetic import layered_scene
 
 
 def random_network(config: NetworkConfig, seed: int = 0):
     rng = np.random.default_rng(seed)
     values = {}
-    for name, spec in parameters(_abstract_network(config)).items():
+    for name, spec in parameters(abstract_network(config)).items():
         fan_in = int(np.prod(spec.shape[:-1])) if name.endswith("/kernel") else 1
         scale = np.sqrt(2.0 / fan_in) if name.endswith("/kernel") else 0.05
         values[name] = rng.normal(0.25 if name.endswith("/weight") else 0.0, scale, spec.shape).astype(np.float32)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from jax_softsplat.models import NetworkConfig
-from jax_softsplat.models.weights import _abstract_network, network_from_parameters, parameters
+from jax_softsplat.models.weights import abstract_network, network_from_parameters, parameters
 
 # The key table of the network spec (shared/spec/official_state_dict.tsv), kept with the tests.
 SPEC = Path(__file__).resolve().parent / "data" / "official_state_dict.tsv"
@@ -21,7 +21,7 @@ def random_parameters(config: NetworkConfig, seed: int = 0) -> dict[str, np.ndar
     """He-scaled random kernels, small random biases, PReLU slopes near 0.25."""
     rng = np.random.default_rng(seed)
     values = {}
-    for name, spec in parameters(_abstract_network(config)).items():
+    for name, spec in parameters(abstract_network(config)).items():
         if name.endswith("/kernel"):
             fan_in = int(np.prod(spec.shape[:-1]))
             values[name] = rng.normal(0.0, np.sqrt(2.0 / fan_in), spec.shape).astype(np.float32)

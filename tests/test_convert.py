@@ -139,6 +139,12 @@ def test_save_load_round_trip_gives_the_same_outputs(tmp_path):
     expected = np.clip(np.asarray(run(network, one, two, jnp.float32(0.5)))[0], 0, 1)
     np.testing.assert_allclose(frames[0], expected, rtol=1e-3, atol=1e-3)
     assert not np.allclose(frames[0], frames[1])
+    with pytest.raises(ValueError, match="float RGB"):
+        interpolator(np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 3), np.uint8), [0.5])
+    with pytest.raises(ValueError, match=r"RGB \[H, W, 3\]"):
+        interpolator(np.zeros((10, 12, 3), np.float32), np.zeros((10, 11, 3), np.float32), [0.5])
+    with pytest.raises(ValueError, match="times"):
+        interpolator(np.asarray(one[0]), np.asarray(two[0]), [1.5])
 
 
 def test_weights_file_errors(tmp_path):

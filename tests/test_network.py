@@ -12,7 +12,7 @@ from jax_softsplat.models import Network, NetworkConfig, interpolate_batch
 from jax_softsplat.models.correlation import correlation
 from jax_softsplat.models.layers import Upsample, resize_bilinear
 from jax_softsplat.models.network import normalize, pad_even
-from jax_softsplat.models.weights import _abstract_network, official_names, parameters
+from jax_softsplat.models.weights import abstract_network, official_names, parameters
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def frames(n, h, w, seed=0):
 
 
 def test_official_architecture_matches_the_key_table():
-    params = parameters(_abstract_network(NetworkConfig()))
+    params = parameters(abstract_network(NetworkConfig()))
     assert sum(int(np.prod(p.shape)) for p in params.values()) == 7_668_852
     flow = sum(int(np.prod(p.shape)) for name, p in params.items() if name.startswith("flow/"))
     assert flow == 4_198_620
