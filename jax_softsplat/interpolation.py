@@ -12,7 +12,6 @@ from typing import Protocol
 import numpy as np
 
 NETWORK_MODELS = ("l1", "lf")
-CACHE_ENV = "JAX_SOFTSPLAT_CACHE"
 
 
 class Interpolator(Protocol):
@@ -22,19 +21,11 @@ class Interpolator(Protocol):
     def __call__(self, one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]: ...
 
 
-def weights_cache_dir() -> Path:
-    """Where converted network weights are kept: $JAX_SOFTSPLAT_CACHE, else ~/.cache/jax_softsplat."""
-    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "jax_softsplat"))
-
-
-def cached_weights(model: str) -> Path:
-    """The file that holds the weights of network `model` ("l1" or "lf") in the cache folder."""
-    return weights_cache_dir() / f"{model}.msgpack"
-
-
 def default_model() -> str:
-    """`l1` when its weights are in the cache folder, else `classic` (which needs no weights)."""
-    return "l1" if cached_weights("l1").is_file() else "classic"
+    """`l1` when its converted weights are in the weights folder, else `classic` (which needs none)."""
+    from jax_softsplat.models.interpolator import official_weights_path
+
+    return "l1" if official_weights_path("l1").is_file() else "classic"
 
 
 def frame_average(one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:

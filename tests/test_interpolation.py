@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from jax_softsplat import interpolation
 from jax_softsplat.classic import ClassicInterpolator
 from jax_softsplat.interpolation import default_model, load_interpolator
 
@@ -42,7 +41,7 @@ def test_network_models_come_from_jax_softsplat_models(monkeypatch):
 
 
 def test_default_model_follows_the_weights_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(interpolation.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path))
     assert default_model() == "classic"
-    (tmp_path / "l1.msgpack").write_bytes(b"")
+    (tmp_path / "network-l1.msgpack").write_bytes(b"")
     assert default_model() == "l1"
