@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "handlers.h"
 #include "problem.h"
@@ -65,6 +67,10 @@ void run_rows(int64_t rows, int threads, Row row) {
     for (int64_t y = i * rows / chunks; y < (i + 1) * rows / chunks; ++y) row(y);
   });
 }
+
+// Channel planes (NCHW) with four channels or more: the kernels then work plane by plane per row.
+// With fewer, pixel by pixel is as fast and takes the branch-free path for interior pixels.
+bool planar(const Layout& img) { return img.pixel_stride == 1 && img.channels >= 4; }
 
 // Rows between a source pixel and the rows it lands on: at most floor(|v|) + 1. Pixels that land
 // nowhere (non-finite v, or |v| beyond the image) do not count.
@@ -138,15 +144,36 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
         });
       });
     }
-    run_bands(bands, threads, [&](int64_t y) {
-      for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
-        splat_pixel(o, img, p.aux, xn, z, pixel, fp, on, an, add);
+    if (planar(img)) {
+      // One channel plane at a time per row: the loop streams through one input row and two output
+      // rows, instead of touching every plane (a different page each) for every pixel. The order
+      // of the additions into each output value is the same as pixel by pixel.
+      run_bands(bands, threads, [&](int64_t y) {
+        thread_local std::vector<std::pair<int64_t, Shares<T>>> row;
+        row.clear();
+        for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
+          row.emplace_back(pixel, pixel_shares(o, img, p.aux, z, fp, an, add));
+        });
+        for (int64_t c = 0; c < img.channels; ++c) {
+          for (const auto& [pixel, shares] : row) splat_channel(img, c, xn, pixel, shares, on, add);
+        }
       });
-    });
+    } else {
+      run_bands(bands, threads, [&](int64_t y) {
+        for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
+          splat_pixel(o, img, p.aux, xn, z, pixel, fp, on, an, add);
+        });
+      });
+    }
     if (o.mode != Mode::kSum) {
       run_rows(img.height, threads, [&](int64_t y) {
-        for (int64_t t = y * img.width; t < (y + 1) * img.width; ++t) {
-          normalize_pixel(o, img, p.aux, t, on, an);
+        const int64_t begin = y * img.width, end = (y + 1) * img.width;
+        if (planar(img)) {
+          for (int64_t c = 0; c < img.channels; ++c) {
+            for (int64_t t = begin; t < end; ++t) normalize_value(o, p.aux, t, an, on + img.at(c, t));
+          }
+        } else {
+          for (int64_t t = begin; t < end; ++t) normalize_pixel(o, img, p.aux, t, on, an);
         }
       });
     }
@@ -165,21 +192,77 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
     const int64_t ao = n * p.aux.image_size();
     const int threads =
         img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+    // Gradient pointers and metric of one source pixel.
+    const auto grad_u = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(0, pixel); };
+    const auto grad_v = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(1, pixel); };
+    const auto grad_z = [&](int64_t pixel) {
+      thread_local T sink;  // receives the metric gradient of modes without a metric
+      return o.has_metric() ? grad_metric + mo + p.metric.at(0, pixel) : &sink;
+    };
+    const auto metric_at = [&](int64_t pixel) {
+      return o.has_metric() ? metric[mo + p.metric.at(0, pixel)] : T(0);
+    };
+    const auto lands = [&](int64_t col, int64_t y, Footprint<T>* fp) {
+      const int64_t pixel = y * img.width + col;
+      return land(col, y, flow[fo + p.flow.at(0, pixel)], flow[fo + p.flow.at(1, pixel)],
+                  img.height, img.width, fp);
+    };
+    if (planar(img)) {
+      // The stages of the gradient plane by plane per row (see the forward pass for why).
+      run_rows(img.height, threads, [&](int64_t y) {
+        struct Pixel {
+          Footprint<T> fp;
+          GradCorners<T> g;
+          T dot[kCorners];
+          bool lands;
+        };
+        thread_local std::vector<Pixel> row;
+        row.resize(img.width);
+        bool normalised = false;
+        for (int64_t col = 0; col < img.width; ++col) {
+          Pixel& px = row[col];
+          px.lands = lands(col, y, &px.fp);
+          if (px.lands) {
+            normalised = grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp, &px.g);
+          }
+          px.dot[0] = px.dot[1] = px.dot[2] = px.dot[3] = T(0);
+        }
+        if (normalised) {
+          for (int64_t c = 0; c < img.channels; ++c) {
+            for (int64_t col = 0; col < img.width; ++col) {
+              if (row[col].lands) grad_dot_channel(c * img.channel_stride, row[col].g, out + xo, grad_out + xo, row[col].dot);
+            }
+          }
+          for (Pixel& px : row) {
+            if (px.lands) grad_dot_finish(o, p.aux, aux + ao, px.fp, img, px.dot, &px.g);
+          }
+        }
+        for (int64_t c = 0; c < img.channels; ++c) {
+          for (int64_t col = 0; col < img.width; ++col) {
+            const int64_t at = xo + img.at(c, y * img.width + col);
+            grad_x[at] = row[col].lands ? grad_channel(c * img.channel_stride, x[at], grad_out + xo, &row[col].g) : T(0);
+          }
+        }
+        for (int64_t col = 0; col < img.width; ++col) {
+          const int64_t pixel = y * img.width + col;
+          if (row[col].lands) {
+            grad_flow_metric(o, row[col].fp, row[col].g, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+          } else {
+            *grad_u(pixel) = *grad_v(pixel) = *grad_z(pixel) = T(0);
+          }
+        }
+      });
+      continue;
+    }
     run_rows(img.height, threads, [&](int64_t y) {
-      T unused_z;
       for (int64_t col = 0; col < img.width; ++col) {
         const int64_t pixel = y * img.width + col;
-        T* gu = grad_flow + fo + p.flow.at(0, pixel);
-        T* gv = grad_flow + fo + p.flow.at(1, pixel);
-        T* gz = o.has_metric() ? grad_metric + mo + p.metric.at(0, pixel) : &unused_z;
-        const T z = o.has_metric() ? metric[mo + p.metric.at(0, pixel)] : T(0);
         Footprint<T> fp;
-        if (land(col, y, flow[fo + p.flow.at(0, pixel)], flow[fo + p.flow.at(1, pixel)],
-                 img.height, img.width, &fp)) {
-          splat_pixel_grad(o, img, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo, pixel, fp,
-                           grad_x + xo, gu, gv, gz);
+        if (lands(col, y, &fp)) {
+          splat_pixel_grad(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
+                           pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
         } else {
-          zero_pixel_grad(o, img, pixel, grad_x + xo, gu, gv, gz);
+          zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
         }
       }
     });

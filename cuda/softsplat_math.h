@@ -267,13 +267,19 @@ SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout&
   for (int64_t c = 0; c < img.channels; ++c) splat_channel(img, c, x, pixel, s, out, add);
 }
 
-// Normalisation (pass 3), per target pixel.
+// Normalisation (pass 3): one output value of target pixel t.
+template <typename T>
+SOFTSPLAT_HD void normalize_value(const Options& o, const Layout& aux_layout, int64_t t, const T* aux,
+                                  T* value) {
+  *value /= normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
+}
+
+// Normalisation, every channel of target pixel t.
 template <typename T>
 SOFTSPLAT_HD void normalize_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
                                   int64_t t, T* out, const T* aux) {
   if (o.mode == Mode::kSum) return;
-  const T norm = normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
-  for (int64_t c = 0; c < img.channels; ++c) out[img.at(c, t)] /= norm;
+  for (int64_t c = 0; c < img.channels; ++c) normalize_value(o, aux_layout, t, aux, out + img.at(c, t));
 }
 
 // Gradients for one source pixel, given G = dL/dout and the forward's out and aux. Per corner k on
@@ -285,53 +291,81 @@ SOFTSPLAT_HD void normalize_pixel(const Options& o, const Layout& img, const Lay
 //   dL/du    = sum_k (d a_k / du) s_k T_k     (likewise v; floor treated as constant)
 //   dL/dz    = sum_k a_k T_k (linear),  sum_k a_k s_k T_k (soft; the stable max is held constant)
 // Each source pixel owns its gradients, so the backward pass needs no atomics.
-// kAllInside: the caller has checked that all four corners are inside, so the per-corner tests vanish
-// and the compiler keeps the per-corner sums in registers.
-template <bool kAllInside, typename T>
-SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                             const T* x, T z, const T* out, const T* aux, const T* grad_out,
-                             int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
-                             T* grad_v, T* grad_z) {
-  // Per corner: the offset of its target's channel 0 (-1: outside), a_k, s_k, a_k s_k, 1 / N, T_k.
-  int64_t base[kCorners];
-  T a[kCorners], s[kCorners], as[kCorners], inv[kCorners], tk[kCorners];
+// The backward pass in stages, so that the CPU kernel can run the per-channel stages plane by plane
+// in the planar layout; `splat_pixel_grad` runs them all for one pixel.
+template <typename T>
+struct GradCorners {
+  int64_t base[kCorners];  // offset of the target's channel 0, or -1 when the corner is outside
+  T a[kCorners];           // bilinear weight a_k
+  T s[kCorners];           // importance s_k
+  T as[kCorners];          // a_k s_k
+  T inv[kCorners];         // 1 / N
+  T tk[kCorners];          // T_k, accumulated
+};
+
+// Stage 1: per corner, everything but the sums over channels. Returns false in sum mode, where the
+// normalisation terms (stage 2) vanish.
+template <typename T>
+SOFTSPLAT_HD bool grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
+                               const T* aux, const Footprint<T>& fp, GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
     const int64_t t = fp.target(k, img.height, img.width);
-    base[k] = t < 0 ? -1 : img.at(0, t);
-    a[k] = fp.weight(k);
-    s[k] = as[k] = inv[k] = tk[k] = T(0);
+    g->base[k] = t < 0 ? -1 : img.at(0, t);
+    g->a[k] = fp.weight(k);
+    g->s[k] = g->as[k] = g->inv[k] = g->tk[k] = T(0);
     if (t < 0) continue;
-    s[k] = corner_weight(o, w, z, a[k], aux, aux_layout.at(kMax, t));
-    as[k] = a[k] * s[k];
-    inv[k] = T(1);
-    if (o.mode != Mode::kSum) {
-      const T den = aux[aux_layout.at(kDen, t)];
-      inv[k] = T(1) / normalizer(den, o.normalize);
-      T dot = T(0);
-      for (int64_t c = 0, at = base[k]; c < img.channels; ++c, at += img.channel_stride) {
-        dot += grad_out[at] * out[at];
-      }
-      tk[k] = -normalizer_grad(den, o.normalize) * dot * inv[k];
-    }
+    g->s[k] = corner_weight(o, w, z, g->a[k], aux, aux_layout.at(kMax, t));
+    g->as[k] = g->a[k] * g->s[k];
+    g->inv[k] = o.mode == Mode::kSum ? T(1) : T(1) / normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
   }
-  for (int64_t c = 0, off = 0; c < img.channels; ++c, off += img.channel_stride) {
-    const T xc = x[pixel * img.pixel_stride + off];
-    T g = T(0);
-    for (int k = 0; k < kCorners; ++k) {
-      if (!kAllInside && base[k] < 0) continue;
-      const T gn = grad_out[base[k] + off] * inv[k];
-      g += as[k] * gn;
-      tk[k] += xc * gn;
-    }
-    grad_x[pixel * img.pixel_stride + off] = g;
+  return o.mode != Mode::kSum;
+}
+
+// Stage 2 (not sum mode), per channel: dot[k] += G[q_k, c] * out[q_k, c].
+template <typename T>
+SOFTSPLAT_HD void grad_dot_channel(int64_t offset, const GradCorners<T>& g, const T* out,
+                                   const T* grad_out, T* dot) {
+  for (int k = 0; k < kCorners; ++k) {
+    if (g.base[k] >= 0) dot[k] += grad_out[g.base[k] + offset] * out[g.base[k] + offset];
   }
+}
+
+// Stage 2, closing: T_k starts from Gd = -N' * dot / N.
+template <typename T>
+SOFTSPLAT_HD void grad_dot_finish(const Options& o, const Layout& aux_layout, const T* aux,
+                                  const Footprint<T>& fp, const Layout& img, const T* dot,
+                                  GradCorners<T>* g) {
+  for (int k = 0; k < kCorners; ++k) {
+    const int64_t t = fp.target(k, img.height, img.width);
+    if (t < 0) continue;
+    g->tk[k] = -normalizer_grad(aux[aux_layout.at(kDen, t)], o.normalize) * dot[k] * g->inv[k];
+  }
+}
+
+// Stage 3, per channel at `offset` (c * channel_stride): dL/dx[c], and T_k += x[c] * Gn.
+template <typename T>
+SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners<T>* g) {
+  T grad = T(0);
+  for (int k = 0; k < kCorners; ++k) {
+    if (g->base[k] < 0) continue;
+    const T gn = grad_out[g->base[k] + offset] * g->inv[k];
+    grad += g->as[k] * gn;
+    g->tk[k] += xc * gn;
+  }
+  return grad;
+}
+
+// Stage 4: the flow's and the metric's gradients from the T_k.
+template <typename T>
+SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, const GradCorners<T>& g,
+                                   T* grad_u, T* grad_v, T* grad_z) {
   T du = T(0), dv = T(0), dz = T(0);
   for (int k = 0; k < kCorners; ++k) {
-    if (!kAllInside && base[k] < 0) continue;
-    du += fp.weight_du(k) * s[k] * tk[k];
-    dv += fp.weight_dv(k) * s[k] * tk[k];
-    dz += o.mode == Mode::kLinear ? a[k] * tk[k] : as[k] * tk[k];
+    if (g.base[k] < 0) continue;
+    du += fp.weight_du(k) * g.s[k] * g.tk[k];
+    dv += fp.weight_dv(k) * g.s[k] * g.tk[k];
+    dz += o.mode == Mode::kLinear ? g.a[k] * g.tk[k] : g.as[k] * g.tk[k];
   }
   *grad_u = du;
   *grad_v = dv;
@@ -343,13 +377,18 @@ SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const La
                                    const T* x, T z, const T* out, const T* aux, const T* grad_out,
                                    int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
                                    T* grad_v, T* grad_z) {
-  if (fp.interior(img.height, img.width)) {
-    pixel_grad<true>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u, grad_v,
-                     grad_z);
-  } else {
-    pixel_grad<false>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u,
-                      grad_v, grad_z);
+  GradCorners<T> g;
+  if (grad_corners(o, img, aux_layout, z, aux, fp, &g)) {
+    T dot[kCorners] = {T(0), T(0), T(0), T(0)};
+    for (int64_t c = 0; c < img.channels; ++c) grad_dot_channel(c * img.channel_stride, g, out, grad_out, dot);
+    grad_dot_finish(o, aux_layout, aux, fp, img, dot, &g);
   }
+  for (int64_t c = 0; c < img.channels; ++c) {
+    const int64_t offset = c * img.channel_stride;
+    const int64_t at = pixel * img.pixel_stride + offset;
+    grad_x[at] = grad_channel(offset, x[at], grad_out, &g);
+  }
+  grad_flow_metric(o, fp, g, grad_u, grad_v, grad_z);
 }
 
 // A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero gradients.

@@ -42,3 +42,25 @@ def test_thread_count_is_settable(restore_threads):
     assert jax_softsplat.num_threads() == 3
     with pytest.raises(ValueError, match="positive int"):
         jax_softsplat.set_num_threads(0)
+
+
+@pytest.mark.parametrize("channels", [3, 8])  # 8: NCHW takes the plane-by-plane path
+@pytest.mark.parametrize("mode", ["sum", "linear", "soft"])
+def test_layouts_give_bit_identical_results(mode, channels):
+    """NCHW and NHWC add the same terms in the same order, whichever loop the kernel chooses."""
+    x, flow, metric = random_inputs(np.random.default_rng(41), n=2, c=channels, h=24, w=31)
+    if mode == "linear":
+        metric = np.abs(metric) + 0.1
+    nhwc = [np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (x, flow, metric)]
+    results = {}
+    for layout, arrays in (("NCHW", (x, flow, metric)), ("NHWC", nhwc)):
+        fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, layout)  # noqa: E731
+        out, pullback = jax.vjp(fn, *arrays)
+        cotangent = np.cos(np.arange(out.size, dtype=np.float32)).reshape(x.shape)
+        if layout == "NHWC":
+            cotangent = np.ascontiguousarray(np.moveaxis(cotangent, 1, -1))
+        grads = pullback(cotangent)
+        values = [np.asarray(a) for a in (out, *grads)]
+        results[layout] = values if layout == "NCHW" else [np.moveaxis(a, -1, 1) for a in values]
+    for a, b in zip(results["NCHW"], results["NHWC"]):
+        assert np.array_equal(a, b)
