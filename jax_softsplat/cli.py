@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_arguments(benchmark)
     benchmark.set_defaults(run=bench.main)
+
+    from jax_softsplat.train import cli as train_cli
+
+    train = commands.add_parser(
+        "train",
+        help="train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable",
+    )
+    train_cli.add_arguments(train)
+    train.set_defaults(run=train_cli.main)
     return parser
 
 

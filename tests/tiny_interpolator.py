@@ -34,4 +34,4 @@ def save_weights(module, path) -> None:
     from jax_softsplat.files import atomic_path
 
     with atomic_path(path) as tmp:
-        tmp.write_bytes(serialization.msgpack_serialize(nnx.state(module, nnx.Param).to_pure_dict()))
+        tmp.write_bytes(serialization.msgpack_serialize(nnx.to_pure_dict(nnx.state(module, nnx.Param))))

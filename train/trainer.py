@@ -113,7 +113,7 @@ class Trainer:
         if "ema" in state:
             decay = self.config.optim.ema_decay
             new_state["ema"] = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state["ema"], params)
-        metrics = {"loss": loss, "psnr": psnr(prediction, mid), "grad_norm": optax.global_norm(grads)}
+        metrics = {"loss": loss, "psnr": psnr(prediction, mid), "grad_norm": optax.tree.norm(grads)}
         return new_state, metrics
 
     def module(self, *, ema: bool = True) -> nnx.Module:
