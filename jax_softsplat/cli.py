@@ -28,6 +28,30 @@ def _figure(args: argparse.Namespace) -> None:
     print(f"warping figure of {source}: {out}")
 
 
+def _convert(args: argparse.Namespace) -> None:
+    import re
+
+    from jax_softsplat.models.interpolator import official_weights_path, weights_home
+    from jax_softsplat.models.weights import convert
+
+    dst = args.dst
+    if dst is None:
+        official = re.fullmatch(r"network-(l1|lf)\.(pytorch|npz)", Path(args.src).name)
+        if official is None:
+            raise SystemExit(
+                f"error: give DST: {args.src} is not named network-l1.pytorch or network-lf.pytorch, "
+                "so it has no default place"
+            )
+        dst = official_weights_path(official.group(1))
+    try:
+        convert(args.src, dst, overwrite=args.force)
+    except (FileExistsError, ImportError) as error:
+        raise SystemExit(f"error: {error}") from error
+    print(f"converted {args.src} -> {dst}")
+    if Path(dst).parent == weights_home():
+        print("load_interpolator and --model l1/lf find it there")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jax-softsplat", description="Softmax splatting for JAX: figures, interpolation, tools."
@@ -45,6 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("--out", default="out/warping.png", help="PNG to write (default: %(default)s)")
     figure.add_argument("--tile", type=int, default=160, help="width of each picture in pixels (default: %(default)s)")
     figure.set_defaults(run=_figure)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert the authors' PyTorch weights (network-l1.pytorch, network-lf.pytorch) to ours",
+        description="Converts the authors' state dict (from http://content.sniklaus.com/softsplat/"
+        "network-<model>.pytorch) into a jax_softsplat weights file. Reading .pytorch needs torch "
+        "(pip install 'jax_softsplat[convert]'); a .npz of the same tensors needs nothing.",
+    )
+    convert.add_argument("src", help="network-<model>.pytorch (or a .npz of its tensors)")
+    convert.add_argument(
+        "dst", nargs="?",
+        help="weights .msgpack to write (default for network-<model>.pytorch: "
+        "$JAX_SOFTSPLAT_HOME/network-<model>.msgpack, $JAX_SOFTSPLAT_HOME defaulting to "
+        "~/.cache/jax_softsplat, where --model l1/lf look)",
+    )
+    convert.add_argument("--force", action="store_true", help="replace DST if it exists")
+    convert.set_defaults(run=_convert)
 
     from jax_softsplat import bench
 

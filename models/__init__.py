@@ -1,2 +1,20 @@
 """The reference interpolation network (models `lf` and `l1`) in Flax NNX, installed as
 `jax_softsplat.models`."""
+
+from .config import NetworkConfig
+from .interpolator import Interpolator, load_interpolator, weights_home
+from .network import Network, interpolate_batch
+from .weights import convert, from_official, load_weights, save_weights
+
+__all__ = [
+    "Interpolator",
+    "Network",
+    "NetworkConfig",
+    "convert",
+    "from_official",
+    "interpolate_batch",
+    "load_interpolator",
+    "load_weights",
+    "save_weights",
+    "weights_home",
+]
