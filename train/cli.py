@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 
@@ -79,14 +80,26 @@ def main(args: argparse.Namespace) -> None:
         jax.distributed.initialize(
             coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
         )
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax reports every file it writes at INFO
+    # Our own messages (skipped triplets, resume, video decoding) at INFO; libraries' chatter (orbax
+    # reports every file it writes) only from WARNING up.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jax_softsplat.train").setLevel(logging.INFO)
+
+    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        # Compiling the network's train step takes minutes on a CPU; cached, a resumed run starts at once.
+        jax.config.update("jax_compilation_cache_dir", str(Path.home() / ".cache" / "jax_softsplat" / "xla"))
 
     from .model import network_interpolation
-    from .trainer import Trainer
+    from .sources import make_source
+    from .trainer import Trainer, check_run_dir
 
     config = build_config(args)
-    trainer = Trainer(config, args.run_dir, network_interpolation(config.model, seed=config.seed))
+    # The cheap checks (run folder, data) come before building the network, which takes a while.
+    check_run_dir(args.run_dir, resume=args.resume)
+    data = config.data
+    source = make_source(data.kind, data.path, cache=Path(args.run_dir) / "frames", config=data, seed=config.seed)
+    interpolation = network_interpolation(config.model, seed=config.seed)
+    trainer = Trainer(config, args.run_dir, interpolation, source=source)
     last = trainer.train(resume=args.resume, progress=not args.no_progress)
     if jax.process_index() == 0:
         summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items())

@@ -31,7 +31,8 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    # Fields forwarded to jax_softsplat.models.NetworkConfig, e.g. --set model.width=0.25 (when it has one).
+    width: float = 1.0  # channel widths relative to the official network (NetworkConfig.scaled), e.g. 0.25
+    # Explicit NetworkConfig fields instead, e.g. --set 'model.network.encoder=[8,16,24]'.
     network: dict = field(default_factory=dict)
     init: str = ""  # weights .msgpack to start from (converted official weights); empty = from scratch
     flow_module: str = "flow"  # attribute name of the flow estimator inside the network (for freezing)

@@ -13,15 +13,12 @@ def network_interpolation(config: ModelConfig, *, seed: int = 0) -> Interpolatio
     except ImportError as error:
         raise ValueError(f"the interpolation network is not available in this install ({error})") from error
     if config.init:
-        if config.network:
-            raise ValueError(
-                f"--init {config.init} brings its own architecture: drop the model.network settings {config.network}"
-            )
+        if config.network or config.width != 1.0:
+            raise ValueError(f"--init {config.init} brings its own architecture: drop model.width/model.network")
         module = load_weights(config.init)
     else:
-        try:
-            network_config = NetworkConfig(**config.network)
-        except TypeError as error:
-            raise ValueError(f"model.network: {error} (NetworkConfig fields only)") from error
+        network_config = NetworkConfig.scaled(config.width) if config.width != 1.0 else NetworkConfig()
+        if config.network:
+            network_config = NetworkConfig.from_dict({**network_config.to_dict(), **config.network})
         module = Network(network_config, rngs=nnx.Rngs(seed))
     return Interpolation(module, interpolate_batch, save_weights)

@@ -54,6 +54,19 @@ def flow_labels(params: nnx.State, flow_module: str):
     return labels
 
 
+def check_run_dir(run_dir, *, resume: bool) -> None:
+    """--resume needs a checkpoint; a fresh run must not overwrite one (never silently start over)."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    steps = sorted(int(p.name) for p in checkpoints.glob("*") if p.name.isdigit()) if checkpoints.is_dir() else []
+    if resume and not steps:
+        raise FileNotFoundError(f"--resume: no checkpoint in {checkpoints}")
+    if not resume and steps:
+        raise ValueError(
+            f"{run_dir} already holds checkpoints (last step {steps[-1]}): "
+            "pass --resume to continue that run, or choose another --run-dir"
+        )
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir, interpolation: Interpolation, *, source=None, val_source=None):
         self.config, self.run_dir, self.interpolation = config, Path(run_dir), interpolation
@@ -134,17 +147,13 @@ class Trainer:
 
         config = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_run_dir(self.run_dir, resume=resume)
         checkpoints = RunCheckpoints(self.run_dir, keep=config.keep_checkpoints)
         iterator = iter(self.dataset)
         start = 0
         if resume:
             start, self.state = checkpoints.restore(self.state, iterator)
             log.info("resumed %s at step %d", self.run_dir, start)
-        elif checkpoints.latest_step() is not None:
-            raise ValueError(
-                f"{self.run_dir} already holds checkpoints (last step {checkpoints.latest_step()}): "
-                "pass --resume to continue that run, or choose another --run-dir"
-            )
         if self.is_main:
             config.save(self.run_dir / "config.json")
         metrics_log = MetricsLog(self.run_dir / "metrics.jsonl", resume_step=start) if self.is_main else None
