@@ -14,7 +14,8 @@ from jax_softsplat.train.optim import learning_rate
 def test_overrides_set_typed_values():
     config = apply_overrides(
         TrainConfig(),
-        ["optim.lr=3e-4", "data.batch_size=8", "data.flip=false", "loss.kind=l1", "steps=7", "model.network.encoder=[8,16,24]"],
+        ["optim.lr=3e-4", "data.batch_size=8", "data.flip=false", "loss.kind=l1", "steps=7",
+         "model.network.encoder=[8,16,24]"],
     )  # fmt: skip
     assert config.optim.lr == 3e-4 and config.data.batch_size == 8 and config.data.flip is False
     assert config.loss.kind == "l1" and config.steps == 7 and config.model.network == {"encoder": [8, 16, 24]}

@@ -13,7 +13,9 @@ class TinyInterpolator(nnx.Module):
         conv = lambda i, o: nnx.Conv(i, o, (3, 3), rngs=rngs)  # noqa: E731
         self.flow = nnx.Sequential(conv(6, features), nnx.relu, conv(features, features), nnx.relu, conv(features, 4))
         self.metric = conv(6, 2)
-        self.refine = nnx.Sequential(conv(12, features), nnx.relu, conv(features, features), nnx.relu, conv(features, 3))
+        self.refine = nnx.Sequential(
+            conv(12, features), nnx.relu, conv(features, features), nnx.relu, conv(features, 3)
+        )
 
 
 def interpolate(module: TinyInterpolator, one, two, t):

@@ -77,8 +77,3 @@ def training_batches(
         )
     return batches
 
-
-def to_float(batch: np.ndarray):
-    """uint8 [B, 3, H, W, 3] -> (one, mid, two), each float32 [B, H, W, 3] in [0, 1]."""
-    frames = np.asarray(batch, np.float32) / 255.0
-    return frames[:, 0], frames[:, 1], frames[:, 2]

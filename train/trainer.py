@@ -184,7 +184,8 @@ class Trainer:
                         self.module(), self.interpolation.interpolate, self.val_source, limit=config.data.val_limit
                     )
                     metrics_log.write(step, **scores)
-                    bar.write(f"step {step}: validation PSNR {scores['val_psnr']:.2f} dB, SSIM {scores['val_ssim']:.4f}")
+                    psnr_db, ssim = scores["val_psnr"], scores["val_ssim"]
+                    bar.write(f"step {step}: validation PSNR {psnr_db:.2f} dB, SSIM {ssim:.4f}")
                     last.update(scores)
                 if step % config.checkpoint_every == 0 or step == config.steps:
                     checkpoints.save(step, self.state, iterator)
