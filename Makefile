@@ -17,6 +17,9 @@ JAX_OLD ?= 0.10.2
 HAVE_NVCC := $(shell command -v nvcc >/dev/null 2>&1 && echo 1 || echo 0)
 # cuobjdump (from PyPI) lets the tests check which GPU architectures the CUDA module carries.
 CUDA_TEST_DEPS := $(if $(filter 1,$(HAVE_NVCC)),nvidia-cuda-cuobjdump==13.2.*,)
+# The weight converter's PyTorch reading is tested on the old stack, where a CPU wheel is at hand
+# (on Python 3.12 plain `torch` is a multi-GB CUDA build; the converter's mapping is tested on both).
+TORCH_OLD ?= torch==2.13.0
 PIP_FLAGS ?= -q
 PYTEST_ARGS ?=
 
@@ -43,7 +46,7 @@ install-new:
 
 install-old:
 	@test -x $(OLD)/bin/python || $(PYTHON_OLD) -m venv $(OLD)
-	$(OLD)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11
+	$(OLD)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11 $(TORCH_OLD)
 	$(OLD)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=OFF ".[test]"
 
 clean:

@@ -91,6 +91,11 @@ class Interpolator:
         one, two = np.asarray(one), np.asarray(two)
         if one.ndim != 3 or one.shape[-1] != 3 or one.shape != two.shape:
             raise ValueError(f"{self.name}: one and two must both be RGB [H, W, 3], got {one.shape} and {two.shape}")
+        if not (np.issubdtype(one.dtype, np.floating) and np.issubdtype(two.dtype, np.floating)):
+            raise ValueError(
+                f"{self.name}: one and two must be float RGB in [0, 1], got {one.dtype} and {two.dtype} "
+                "(divide uint8 frames by 255)"
+            )
         times = [float(t) for t in times]
         if not all(0.0 <= t <= 1.0 for t in times):
             raise ValueError(f"{self.name}: times must lie in [0, 1], got {times}")

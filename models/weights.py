@@ -37,10 +37,10 @@ def _name(path: tuple) -> str:
 
 def parameters(network: Network) -> dict[str, jax.Array]:
     """The network's parameters by path name."""
-    return {_name(path): value for path, value in _flatten(nnx.state(network, nnx.Param).to_pure_dict()).items()}
+    return {_name(path): value for path, value in _flatten(nnx.to_pure_dict(nnx.state(network, nnx.Param))).items()}
 
 
-def _abstract_network(config: NetworkConfig) -> Network:
+def abstract_network(config: NetworkConfig) -> Network:
     """A Network whose parameters are shapes only (nothing is initialised)."""
     return nnx.eval_shape(lambda: Network(config, rngs=nnx.Rngs(0)))
 
@@ -50,9 +50,9 @@ def network_from_parameters(
 ) -> Network:
     """A Network of `config` holding exactly `values`, keyed as `parameters` names them (every
     parameter, of its shape, nothing else). Nothing is initialised, so this is quick."""
-    network = _abstract_network(config)
+    network = abstract_network(config)
     state = nnx.state(network, nnx.Param)
-    pure = state.to_pure_dict()
+    pure = nnx.to_pure_dict(state)
     wanted = {_name(path): path for path in _flatten(pure)}
     missing = sorted(set(wanted) - set(values))
     extra = sorted(set(values) - set(wanted))
@@ -163,7 +163,7 @@ def official_names(config: NetworkConfig = NetworkConfig()) -> dict[str, str]:
     """Our parameter name -> the official state-dict key (spelt with `net`), for every parameter."""
     blocks = _blocks(config)
     names = {}
-    for path in _flatten(nnx.state(_abstract_network(config), nnx.Param).to_pure_dict()):
+    for path in _flatten(nnx.to_pure_dict(nnx.state(abstract_network(config), nnx.Param))):
         for cut in range(len(path) - 1, 0, -1):
             if path[:cut] in blocks:
                 module, kind = blocks[path[:cut]]
@@ -202,7 +202,7 @@ def from_official(state_dict: Mapping[str, np.ndarray], source: str = "state dic
         raise ValueError(f"{source}: missing {len(missing)} tensor(s) of the official network: {', '.join(missing)}")
     if extra:
         raise ValueError(f"{source}: {len(extra)} unexpected tensor(s): {', '.join(extra)}")
-    shapes = {name: value.shape for name, value in parameters(_abstract_network(NetworkConfig())).items()}
+    shapes = {name: value.shape for name, value in parameters(abstract_network(NetworkConfig())).items()}
     values = {}
     for ours, key in names.items():
         value = renamed[key]
