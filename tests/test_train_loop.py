@@ -162,3 +162,20 @@ def test_foreign_or_corrupt_checkpoints_are_clear_errors(tmp_path):
             path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt or was written by a different"):
         tiny_trainer(tmp_path, SMALL + ["steps=4"]).train(resume=True, progress=False)
+
+
+def test_validation_scores_a_folder_of_triplets_of_any_sizes(tmp_path):
+    from PIL import Image
+
+    from test_train_data import make_vimeo
+
+    val = make_vimeo(tmp_path / "val", count=3)
+    small = val / "sequences" / "00001" / "0002"  # one triplet of another size: validated at its own size
+    for name in ("im1.png", "im2.png", "im3.png"):
+        Image.open(small / name).crop((0, 0, 20, 16)).save(small / name)
+    (val / "tri_testlist.txt").write_text("00001/0000\n00001/0001\n00001/0002\n")
+    overrides = SMALL + ["steps=2", "checkpoint_every=2", "val_every=1", f"data.val_path={val}"]
+    last = tiny_trainer(tmp_path / "run", overrides).train(progress=False)
+    assert last["val_count"] == 3 and 0 < last["val_ssim"] <= 1 and 5 < last["val_psnr"] < 60
+    scores = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "val_psnr" in r]
+    assert [r["step"] for r in scores] == [1, 2]
