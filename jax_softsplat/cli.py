@@ -106,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
+
+    from jax_softsplat.train import cli as train_cli
+
+    train = commands.add_parser(
+        "train",
+        help="train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable",
+    )
+    train_cli.add_arguments(train)
+    train.set_defaults(run=train_cli.main)
     return parser
 
 

@@ -62,3 +62,36 @@ def layered_scene(
     two, _ = render(1.0)
     flow = np.where(inside[..., None], foreground_motion, background_motion).astype(np.float32)
     return one, two, flow
+
+
+def moving_layers(
+    height: int,
+    width: int,
+    times=(0.0, 0.5, 1.0),
+    *,
+    seed: int = 0,
+    layers: int = 3,
+    max_motion: float = 12.0,
+):
+    """Frames at `times` of a background and `layers - 1` textured discs, each moving with its own
+    random constant velocity (pixels per unit time, up to `max_motion` per axis); later discs occlude
+    earlier ones. For training data: the frame at t = 0.5 is the exact ground truth in-between.
+
+    Returns a list of float32 frames [H, W, 3] in [0, 1], one per time.
+    """
+    rng = np.random.default_rng(seed)
+    textures = [Texture.random(rng, waves=int(rng.integers(8, 25))) for _ in range(layers)]
+    motions = rng.uniform(-max_motion, max_motion, (layers, 2))
+    centres = rng.uniform(0.15, 0.85, (layers, 2)) * [width, height]
+    radii = rng.uniform(0.1, 0.3, layers) * min(height, width)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+
+    def render(t: float) -> np.ndarray:
+        mx, my = t * motions[0]
+        image = textures[0](x - mx, y - my)
+        for texture, (mx, my), (cx, cy), radius in zip(textures[1:], t * motions[1:], centres[1:], radii[1:]):
+            inside = (x - cx - mx) ** 2 + (y - cy - my) ** 2 <= radius**2
+            image = np.where(inside[..., None], texture(x - mx, y - my), image)
+        return image.astype(np.float32)
+
+    return [render(float(t)) for t in times]
