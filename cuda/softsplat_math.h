@@ -322,12 +322,15 @@ SOFTSPLAT_HD bool grad_corners(const Options& o, const Layout& img, const Layout
   return o.mode != Mode::kSum;
 }
 
+// kAllInside in the stages below: the caller knows all four corners are inside, so the tests vanish
+// and the compiler keeps the per-corner sums in registers.
+
 // Stage 2 (not sum mode), per channel: dot[k] += G[q_k, c] * out[q_k, c].
-template <typename T>
+template <bool kAllInside = false, typename T>
 SOFTSPLAT_HD void grad_dot_channel(int64_t offset, const GradCorners<T>& g, const T* out,
                                    const T* grad_out, T* dot) {
   for (int k = 0; k < kCorners; ++k) {
-    if (g.base[k] >= 0) dot[k] += grad_out[g.base[k] + offset] * out[g.base[k] + offset];
+    if (kAllInside || g.base[k] >= 0) dot[k] += grad_out[g.base[k] + offset] * out[g.base[k] + offset];
   }
 }
 
@@ -344,11 +347,11 @@ SOFTSPLAT_HD void grad_dot_finish(const Options& o, const Layout& aux_layout, co
 }
 
 // Stage 3, per channel at `offset` (c * channel_stride): dL/dx[c], and T_k += x[c] * Gn.
-template <typename T>
+template <bool kAllInside = false, typename T>
 SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners<T>* g) {
   T grad = T(0);
   for (int k = 0; k < kCorners; ++k) {
-    if (g->base[k] < 0) continue;
+    if (!kAllInside && g->base[k] < 0) continue;
     const T gn = grad_out[g->base[k] + offset] * g->inv[k];
     grad += g->as[k] * gn;
     g->tk[k] += xc * gn;
@@ -357,12 +360,12 @@ SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners
 }
 
 // Stage 4: the flow's and the metric's gradients from the T_k.
-template <typename T>
+template <bool kAllInside = false, typename T>
 SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, const GradCorners<T>& g,
                                    T* grad_u, T* grad_v, T* grad_z) {
   T du = T(0), dv = T(0), dz = T(0);
   for (int k = 0; k < kCorners; ++k) {
-    if (g.base[k] < 0) continue;
+    if (!kAllInside && g.base[k] < 0) continue;
     du += fp.weight_du(k) * g.s[k] * g.tk[k];
     dv += fp.weight_dv(k) * g.s[k] * g.tk[k];
     dz += o.mode == Mode::kLinear ? g.a[k] * g.tk[k] : g.as[k] * g.tk[k];
@@ -372,23 +375,39 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
   if (o.has_metric()) *grad_z = dz;
 }
 
-template <typename T>
-SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                                   const T* x, T z, const T* out, const T* aux, const T* grad_out,
-                                   int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
-                                   T* grad_v, T* grad_z) {
+template <bool kAllInside, typename T>
+SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
+                             const T* x, T z, const T* out, const T* aux, const T* grad_out,
+                             int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
+                             T* grad_v, T* grad_z) {
   GradCorners<T> g;
   if (grad_corners(o, img, aux_layout, z, aux, fp, &g)) {
     T dot[kCorners] = {T(0), T(0), T(0), T(0)};
-    for (int64_t c = 0; c < img.channels; ++c) grad_dot_channel(c * img.channel_stride, g, out, grad_out, dot);
+    for (int64_t c = 0; c < img.channels; ++c) {
+      grad_dot_channel<kAllInside>(c * img.channel_stride, g, out, grad_out, dot);
+    }
     grad_dot_finish(o, aux_layout, aux, fp, img, dot, &g);
   }
   for (int64_t c = 0; c < img.channels; ++c) {
     const int64_t offset = c * img.channel_stride;
     const int64_t at = pixel * img.pixel_stride + offset;
-    grad_x[at] = grad_channel(offset, x[at], grad_out, &g);
+    grad_x[at] = grad_channel<kAllInside>(offset, x[at], grad_out, &g);
   }
-  grad_flow_metric(o, fp, g, grad_u, grad_v, grad_z);
+  grad_flow_metric<kAllInside>(o, fp, g, grad_u, grad_v, grad_z);
+}
+
+template <typename T>
+SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
+                                   const T* x, T z, const T* out, const T* aux, const T* grad_out,
+                                   int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
+                                   T* grad_v, T* grad_z) {
+  if (fp.interior(img.height, img.width)) {
+    pixel_grad<true>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u, grad_v,
+                     grad_z);
+  } else {
+    pixel_grad<false>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u,
+                      grad_v, grad_z);
+  }
 }
 
 // A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero gradients.
