@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from media import moving_texture
 
-from jax_softsplat import benchmarks, cli, interpolation
+from jax_softsplat import benchmarks, cli
 from jax_softsplat.interpolation import frame_average
 from jax_softsplat.data import write_image
 
 
 @pytest.fixture(autouse=True)
 def no_network_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv(interpolation.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path / "cache"))
 
 
 def test_frame_average_scores_as_published(shared_data):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from media import moving_texture
 
-from jax_softsplat import cli, interpolation
+from jax_softsplat import cli
 from jax_softsplat.data import read_image, write_image
 from jax_softsplat.metrics import psnr
 
@@ -12,7 +12,7 @@ from jax_softsplat.metrics import psnr
 @pytest.fixture(autouse=True)
 def no_network_weights(tmp_path, monkeypatch):
     """The default model is classic: no l1 weights in the (empty) cache folder."""
-    monkeypatch.setenv(interpolation.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from media import moving_texture, read_clip, write_clip
 
-from jax_softsplat import cli, interpolation
+from jax_softsplat import cli
 from jax_softsplat.video import is_scene_cut, output_frames
 
 
 @pytest.fixture(autouse=True)
 def no_network_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv(interpolation.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path / "cache"))
 
 
 @pytest.fixture(scope="module")
