@@ -68,6 +68,19 @@ void run_rows(int64_t rows, int threads, Row row) {
   });
 }
 
+// Threads for one image: small ones run on the calling thread.
+int threads_for(const Layout& img) {
+  return img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+}
+
+// Where source pixel (col, y) of one image lands, its flow read from `flow` (that image's).
+template <typename T>
+bool land_pixel(const Problem& p, const T* flow, int64_t col, int64_t y, Footprint<T>* fp) {
+  const int64_t pixel = y * p.image.width + col;
+  return land(col, y, flow[p.flow.at(0, pixel)], flow[p.flow.at(1, pixel)], p.image.height,
+              p.image.width, fp);
+}
+
 // Channel planes (NCHW) with four channels or more: the kernels then work plane by plane per row.
 // With fewer, pixel by pixel is as fast and takes the branch-free path for interior pixels.
 bool planar(const Layout& img) { return img.pixel_stride == 1 && img.channels >= 4; }
@@ -109,8 +122,7 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
     const T* mn = metric + n * p.metric.image_size();
     T* on = out + n * img.image_size();
     T* an = aux + n * p.aux.image_size();
-    const int threads =
-        img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+    const int threads = threads_for(img);
     // Clearing 25 MB (1080p, C = 3) takes milliseconds of one core's bandwidth: spread it.
     const int64_t chunks = std::max<int64_t>(1, 4 * int64_t(threads));
     parallel_for(chunks, threads, [&](int64_t i) {
@@ -130,8 +142,7 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
         for (int64_t col = first; col < img.width; col += 2) {
           const int64_t pixel = y * img.width + col;
           Footprint<T> fp;
-          if (land(col, y, fn[p.flow.at(0, pixel)], fn[p.flow.at(1, pixel)], img.height, img.width,
-                   &fp)) {
+          if (land_pixel(p, fn, col, y, &fp)) {
             visit(pixel, o.has_metric() ? mn[p.metric.at(0, pixel)] : T(0), fp);
           }
         }
@@ -190,8 +201,7 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
     const int64_t fo = n * p.flow.image_size();
     const int64_t mo = n * p.metric.image_size();
     const int64_t ao = n * p.aux.image_size();
-    const int threads =
-        img.pixels() * std::max<int64_t>(img.channels, 1) >= kMinParallelWork ? num_threads() : 1;
+    const int threads = threads_for(img);
     // Gradient pointers and metric of one source pixel.
     const auto grad_u = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(0, pixel); };
     const auto grad_v = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(1, pixel); };
@@ -201,11 +211,6 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
     };
     const auto metric_at = [&](int64_t pixel) {
       return o.has_metric() ? metric[mo + p.metric.at(0, pixel)] : T(0);
-    };
-    const auto lands = [&](int64_t col, int64_t y, Footprint<T>* fp) {
-      const int64_t pixel = y * img.width + col;
-      return land(col, y, flow[fo + p.flow.at(0, pixel)], flow[fo + p.flow.at(1, pixel)],
-                  img.height, img.width, fp);
     };
     if (planar(img)) {
       // The stages of the gradient plane by plane per row (see the forward pass for why).
@@ -218,19 +223,20 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
         };
         thread_local std::vector<Pixel> row;
         row.resize(img.width);
-        bool normalised = false;
         for (int64_t col = 0; col < img.width; ++col) {
           Pixel& px = row[col];
-          px.lands = lands(col, y, &px.fp);
+          px.lands = land_pixel(p, flow + fo, col, y, &px.fp);
           if (px.lands) {
-            normalised = grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp, &px.g);
+            grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp, &px.g);
           }
           px.dot[0] = px.dot[1] = px.dot[2] = px.dot[3] = T(0);
         }
-        if (normalised) {
+        if (o.mode != Mode::kSum) {
           for (int64_t c = 0; c < img.channels; ++c) {
-            for (int64_t col = 0; col < img.width; ++col) {
-              if (row[col].lands) grad_dot_channel(c * img.channel_stride, row[col].g, out + xo, grad_out + xo, row[col].dot);
+            for (Pixel& px : row) {
+              if (px.lands) {
+                grad_dot_channel(c * img.channel_stride, px.g, out + xo, grad_out + xo, px.dot);
+              }
             }
           }
           for (Pixel& px : row) {
@@ -240,7 +246,9 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
         for (int64_t c = 0; c < img.channels; ++c) {
           for (int64_t col = 0; col < img.width; ++col) {
             const int64_t at = xo + img.at(c, y * img.width + col);
-            grad_x[at] = row[col].lands ? grad_channel(c * img.channel_stride, x[at], grad_out + xo, &row[col].g) : T(0);
+            grad_x[at] = row[col].lands
+                             ? grad_channel(c * img.channel_stride, x[at], grad_out + xo, &row[col].g)
+                             : T(0);
           }
         }
         for (int64_t col = 0; col < img.width; ++col) {
@@ -258,7 +266,7 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
       for (int64_t col = 0; col < img.width; ++col) {
         const int64_t pixel = y * img.width + col;
         Footprint<T> fp;
-        if (lands(col, y, &fp)) {
+        if (land_pixel(p, flow + fo, col, y, &fp)) {
           splat_pixel_grad(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
                            pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
         } else {

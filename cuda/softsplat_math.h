@@ -303,10 +303,9 @@ struct GradCorners {
   T tk[kCorners];          // T_k, accumulated
 };
 
-// Stage 1: per corner, everything but the sums over channels. Returns false in sum mode, where the
-// normalisation terms (stage 2) vanish.
+// Stage 1: per corner, everything but the sums over channels.
 template <typename T>
-SOFTSPLAT_HD bool grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
+SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
                                const T* aux, const Footprint<T>& fp, GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
@@ -319,7 +318,6 @@ SOFTSPLAT_HD bool grad_corners(const Options& o, const Layout& img, const Layout
     g->as[k] = g->a[k] * g->s[k];
     g->inv[k] = o.mode == Mode::kSum ? T(1) : T(1) / normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
   }
-  return o.mode != Mode::kSum;
 }
 
 // kAllInside in the stages below: the caller knows all four corners are inside, so the tests vanish
@@ -381,7 +379,8 @@ SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& 
                              int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
                              T* grad_v, T* grad_z) {
   GradCorners<T> g;
-  if (grad_corners(o, img, aux_layout, z, aux, fp, &g)) {
+  grad_corners(o, img, aux_layout, z, aux, fp, &g);
+  if (o.mode != Mode::kSum) {  // stage 2: the normalisation's terms
     T dot[kCorners] = {T(0), T(0), T(0), T(0)};
     for (int64_t c = 0; c < img.channels; ++c) {
       grad_dot_channel<kAllInside>(c * img.channel_stride, g, out, grad_out, dot);

@@ -83,7 +83,7 @@ def _jax_fn(fn, mode: str, layout: str, passes: str):
     return jax.jit(forward_backward)
 
 
-def _copy_fn(mode: str, passes: str):
+def _copy_fn(mode: str):
     """Copies every array the pass reads (see the module docstring)."""
     takes_metric = mode in ("linear", "soft")
 
@@ -96,7 +96,7 @@ def _copy_fn(mode: str, passes: str):
     return jax.jit(copy)
 
 
-def _torch_fn(mode: str, layout: str, passes: str, dtype: str):
+def _torch_fn(mode: str, layout: str, dtype: str):
     """PyTorch CPU splat with index_add_ (NCHW inside), or None when torch is absent."""
     try:
         import torch
@@ -174,10 +174,10 @@ def run(args) -> list[Row]:
             label = name if threads is None else f"{name} ({threads} threads)"
             print(f"  {label:22s} {' '.join(map(str, config))}: {ms:.2f} ms", flush=True)
 
-        record("copy", None, _copy_fn(mode, passes), call_args)
+        record("copy", None, _copy_fn(mode), call_args)
         for name in args.implementation:
             if name == "torch":
-                fn = _torch_fn(mode, layout, passes, dtype)
+                fn = _torch_fn(mode, layout, dtype)
                 if fn is None:
                     if not torch_noted:
                         print("  torch is not installed: its column is skipped (pip install torch)")
