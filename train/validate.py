@@ -4,9 +4,8 @@
 import jax
 import numpy as np
 from flax import nnx
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
 from jax_softsplat.data import to_uint8
+from jax_softsplat.metrics import psnr, ssim
 
 
 def validate(module, interpolate, source, *, limit: int | None = None) -> dict:
@@ -21,8 +20,8 @@ def validate(module, interpolate, source, *, limit: int | None = None) -> dict:
             continue
         one, two = (np.asarray(triplet[name], np.float32)[None] / 255.0 for name in ("one", "two"))
         prediction = to_uint8(np.asarray(run(state, one, two))[0])
-        psnrs.append(peak_signal_noise_ratio(triplet["mid"], prediction, data_range=255))
-        ssims.append(structural_similarity(triplet["mid"], prediction, data_range=255, channel_axis=2))
+        psnrs.append(psnr(triplet["mid"], prediction))
+        ssims.append(ssim(triplet["mid"], prediction))
     if not psnrs:
         raise ValueError("validation: no readable triplets")
     return {"val_psnr": float(np.mean(psnrs)), "val_ssim": float(np.mean(ssims)), "val_count": len(psnrs)}
