@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax_softsplat.data import to_uint8
 from jax_softsplat.splat import softsplat
 from jax_softsplat.warp import backwarp
 
@@ -27,7 +28,7 @@ DIS_MIN_SIZE = 16
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)
 
 
 def optical_flow(one: np.ndarray, two: np.ndarray) -> np.ndarray:
@@ -93,8 +94,7 @@ def fill_holes(image: np.ndarray, holes: np.ndarray) -> np.ndarray:
     """Inpaints the pixels where `holes` is True from their surroundings (OpenCV's Telea method)."""
     if not holes.any():
         return image
-    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    filled = cv2.inpaint(pixels, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
+    filled = cv2.inpaint(to_uint8(image), holes.astype(np.uint8), 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
     return np.where(holes[..., None], filled, image)
 
 
