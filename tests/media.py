@@ -1,11 +1,14 @@
-"""Generated test media: moving textures, and short H.264 clips with an optional audio track."""
+"""Generated test media: moving textures, Vimeo-90k-style triplet folders, and short H.264 clips with an
+optional audio track."""
 
 from fractions import Fraction
 
 import av
 import numpy as np
+from PIL import Image
 
 from jax_softsplat.synthetic import Texture
+from jax_softsplat.train.sources import SyntheticTriplets
 
 
 def moving_texture(height: int, width: int, times, motion=(6.0, -3.0), seed: int = 0) -> list[np.ndarray]:
@@ -13,6 +16,22 @@ def moving_texture(height: int, width: int, times, motion=(6.0, -3.0), seed: int
     texture = Texture.random(np.random.default_rng(seed))
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     return [texture(x - t * motion[0], y - t * motion[1]).astype(np.float32) for t in times]
+
+
+def make_vimeo(root, count=5, size=(24, 32), *, motion=2.0, test_count=1):
+    """Writes `count` generated triplets in the Vimeo-90k layout under `root`; the first `test_count`
+    are also listed as the test split. Returns `root`."""
+    source = SyntheticTriplets(count, *size, seed=0, max_motion=motion)
+    names = []
+    for index in range(count):
+        folder = root / "sequences" / "00001" / f"{index:04d}"
+        folder.mkdir(parents=True)
+        for number, name in enumerate(("one", "mid", "two"), start=1):
+            Image.fromarray(source[index][name]).save(folder / f"im{number}.png")
+        names.append(f"00001/{index:04d}")
+    (root / "tri_trainlist.txt").write_text("\n".join(names) + "\n")
+    (root / "tri_testlist.txt").write_text("\n".join(names[:test_count]) + "\n")
+    return root
 
 
 def write_clip(

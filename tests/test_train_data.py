@@ -6,27 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from media import make_vimeo
 from jax_softsplat.train.config import DataConfig
 from jax_softsplat.train.pipeline import augment, training_batches
 from jax_softsplat.train.sources import FrameTriplets, SyntheticTriplets, VimeoTriplets, make_source
-
-
-def _frames(count, seed, size=(24, 32)):
-    source = SyntheticTriplets(count, *size, seed=seed, max_motion=2.0)
-    return [source[i] for i in range(count)]
-
-
-def make_vimeo(root, count=5, size=(24, 32)):
-    names = []
-    for index, triplet in enumerate(_frames(count, 0, size)):
-        folder = root / "sequences" / "00001" / f"{index:04d}"
-        folder.mkdir(parents=True)
-        for number, name in enumerate(("one", "mid", "two"), start=1):
-            Image.fromarray(triplet[name]).save(folder / f"im{number}.png")
-        names.append(f"00001/{index:04d}")
-    (root / "tri_trainlist.txt").write_text("\n".join(names) + "\n")
-    (root / "tri_testlist.txt").write_text(names[0] + "\n")
-    return root
 
 
 def test_vimeo_layout_reads_triplets(tmp_path):

@@ -1,6 +1,7 @@
-"""The training loop end to end on a small real interpolation model: it learns (overfits to > 40 dB),
-resumes after SIGKILL to the same weights, runs data-parallel on two devices, freezes the flow
-estimator on request, and refuses bad checkpoints and runs clearly."""
+"""The training loop end to end on a small softsplat model (quick to compile): it resumes after SIGKILL
+to the same weights, runs data-parallel on two devices, freezes the flow estimator on request, and
+refuses bad checkpoints and runs clearly. (Learning itself is tested on the real network in
+test_train_overfit.py.)"""
 
 import os
 import signal
@@ -48,17 +49,6 @@ def flat(tree, prefix=""):
     if isinstance(tree, dict):
         return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}/{key}").items()}
     return {prefix: np.asarray(tree)}
-
-
-def test_overfitting_a_handful_of_triplets_exceeds_40_db(tmp_path):
-    overrides = [
-        "data.synthetic_size=2", "data.batch_size=2", "data.synthetic_height=16", "data.synthetic_width=16",
-        "data.crop=16", "data.flip=false", "data.reverse=false", "data.synthetic_motion=1.5",
-        "optim.lr=1e-2", "optim.warmup_steps=20", "loss.kind=l1", "steps=500", "log_every=50", "checkpoint_every=500",
-    ]  # fmt: skip
-    trainer = tiny_trainer(tmp_path, overrides, features=32)
-    last = trainer.train(progress=False)
-    assert last["psnr"] > 40.0, last
 
 
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
@@ -167,7 +157,7 @@ def test_foreign_or_corrupt_checkpoints_are_clear_errors(tmp_path):
 def test_validation_scores_a_folder_of_triplets_of_any_sizes(tmp_path):
     from PIL import Image
 
-    from test_train_data import make_vimeo
+    from media import make_vimeo
 
     val = make_vimeo(tmp_path / "val", count=3)
     small = val / "sequences" / "00001" / "0002"  # one triplet of another size: validated at its own size
