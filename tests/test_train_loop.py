@@ -169,3 +169,35 @@ def test_validation_scores_a_folder_of_triplets_of_any_sizes(tmp_path):
     assert last["val_count"] == 3 and 0 < last["val_ssim"] <= 1 and 5 < last["val_psnr"] < 60
     scores = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "val_psnr" in r]
     assert [r["step"] for r in scores] == [1, 2]
+
+
+def tensorboard_events(run_dir) -> list:
+    """Every Event in the run's TensorBoard files, in file order (TFRecord framing: length, its CRC,
+    the serialized Event, its CRC)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    events = []
+    for path in sorted((Path(run_dir) / "tensorboard").glob("events.out.tfevents.*")):
+        data, offset = path.read_bytes(), 0
+        while offset < len(data):
+            length = int.from_bytes(data[offset : offset + 8], "little")
+            events.append(Event.FromString(data[offset + 12 : offset + 12 + length]))
+            offset += 12 + length + 4
+    return events
+
+
+def test_metrics_reach_tensorboard_and_a_resume_purges_the_steps_it_redoes(tmp_path):
+    import shutil
+
+    tiny_trainer(tmp_path, SMALL + ["steps=4", "checkpoint_every=2"]).train(progress=False)
+    scalars = [(e.step, v.tag) for e in tensorboard_events(tmp_path) for v in e.summary.value]
+    assert [step for step, tag in scalars if tag == "loss"] == [1, 2, 3, 4]
+    assert {tag for _, tag in scalars} >= {"loss", "psnr", "lr", "grad_norm", "steps_per_second"}
+
+    # As if killed after step 4 but before its checkpoint: the resumed run redoes steps 3 and 4, and
+    # both logs drop what the lost steps wrote (TensorBoard through a purge at step 3).
+    shutil.rmtree(tmp_path / "checkpoints" / "4")
+    tiny_trainer(tmp_path, SMALL + ["steps=4", "checkpoint_every=2"]).train(resume=True, progress=False)
+    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2, 3, 4]
+    purges = [e.step for e in tensorboard_events(tmp_path) if e.session_log.status == e.session_log.START]
+    assert purges == [3]
