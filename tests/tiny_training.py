@@ -1,6 +1,10 @@
 """Runs the trainer on TinyInterpolator in its own process (for the kill/resume and multi-device tests):
     python tiny_training.py RUN_DIR [--resume] [KEY=VALUE ...]
-then prints the number of devices it trained on. The final weights are in RUN_DIR/weights.msgpack."""
+then prints the number of devices it trained on. The final weights are in RUN_DIR/weights.msgpack.
+With TINY_COORDINATOR=host:port, TINY_PROCESSES=N and TINY_PROCESS_ID=I it is one of N processes of a
+multi-host run, joined through jax.distributed as `jax-softsplat train --coordinator ...` joins them."""
+
+import os
 
 import sys
 from pathlib import Path
@@ -23,8 +27,14 @@ def tiny_trainer(run_dir, overrides, features: int = 8) -> Trainer:
 
 
 if __name__ == "__main__":
+    if os.environ.get("TINY_COORDINATOR"):
+        jax.distributed.initialize(
+            coordinator_address=os.environ["TINY_COORDINATOR"],
+            num_processes=int(os.environ["TINY_PROCESSES"]),
+            process_id=int(os.environ["TINY_PROCESS_ID"]),
+        )
     run_dir, *rest = sys.argv[1:]
     resume = "--resume" in rest
     trainer = tiny_trainer(run_dir, [item for item in rest if item != "--resume"])
     trainer.train(resume=resume, progress=False)
-    print(f"devices {jax.device_count()}")
+    print(f"devices {jax.device_count()}, processes {jax.process_count()}")

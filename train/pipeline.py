@@ -59,16 +59,18 @@ def training_batches(
     """An endless IterDataset of uint8 batches [B / process_count, 3, crop, crop, 3] for this process.
 
     Epochs are reshuffled (the shuffle seed is combined with the epoch); each process reads its own
-    interleaved slice of the shuffled stream.
+    interleaved slice of the shuffled, augmented stream.
     """
     if config.batch_size % process_count:
         raise ValueError(f"data.batch_size={config.batch_size} is not divisible by the {process_count} processes")
     check_source(source, config.crop)
     dataset = grain.MapDataset.source(source).shuffle(seed=seed).repeat(None)
-    dataset = dataset[process_index::process_count]
+    # Augmented before slicing, so a record's crop and flips follow its place in the global stream:
+    # N processes then train on exactly the batches one process would.
     dataset = dataset.random_map(
         partial(augment, crop=config.crop, flip=config.flip, reverse=config.reverse), seed=seed + 1
     )
+    dataset = dataset[process_index::process_count]
     batches = dataset.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=config.prefetch * 4))
     batches = batches.batch(config.batch_size // process_count, drop_remainder=True)
     if config.workers > 0:
