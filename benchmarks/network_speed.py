@@ -6,7 +6,9 @@ Prints a table: median (and min) wall time per stage after compilation, each sta
 own, and the share of the whole pair; then the peak resident memory of the process. Without
 --weights the official architecture gets random weights: the convolutions cost the same, only the
 splatting depends (a little) on the flows, which come from a synthetic two-layer scene either way.
-Medians matter on a shared machine: other processes come and go between runs.
+Medians matter on a shared machine: other processes come and go between runs. The last lines give
+the ceiling: the rate of a large float32 matmul on the same cores, and the time the pair's FLOPs need
+at that rate.
 """
 
 import argparse
@@ -49,6 +51,12 @@ def timed(fn, *args, runs: int) -> list[float]:
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - start)
     return times
+
+
+def matmul_rate(runs: int, n: int = 4096) -> float:
+    """GFLOP/s of XLA's float32 matmul, the most efficient operation it has: the ceiling for convolutions."""
+    a = jnp.ones((n, n), jnp.float32)
+    return 2 * n**3 / statistics.median(timed(jax.jit(jnp.matmul), a, a, runs=runs)) / 1e9
 
 
 def main(argv=None) -> None:
@@ -129,6 +137,11 @@ def main(argv=None) -> None:
         rate = f"{flops / median:>8.0f}" if flops is not None else f"{'':>8}"
         flops = f"{flops:>7.0f}" if flops is not None else f"{'':>7}"
         print(f"{name:<62} {median * 1e3:>10.0f} {min(times) * 1e3:>8.0f} {median / whole:>6.0%} {flops} {rate}")
+    ceiling = matmul_rate(runs)
+    print(
+        f"ceiling: a float32 4096x4096 matmul runs at {ceiling:.0f} GFLOP/s here, so {gflop:.0f} GFLOP need at "
+        f"least {gflop / ceiling * 1e3:.0f} ms even at that rate"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak resident memory of this process (all stages, compilation included): {peak:.0f} MiB")
     print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}; the machine's load average: {os.getloadavg()[0]:.1f}")
