@@ -74,11 +74,11 @@ int threads_for(const Layout& img) {
 }
 
 // Where source pixel (col, y) of one image lands, its flow read from `flow` (that image's).
-template <typename T>
-bool land_pixel(const Problem& p, const T* flow, int64_t col, int64_t y, Footprint<T>* fp) {
+template <typename T, typename S>
+bool land_pixel(const Problem& p, const S* flow, int64_t col, int64_t y, Footprint<T>* fp) {
   const int64_t pixel = y * p.image.width + col;
-  return land(col, y, flow[p.flow.at(0, pixel)], flow[p.flow.at(1, pixel)], p.image.height,
-              p.image.width, fp);
+  return land<T>(col, y, widen(flow[p.flow.at(0, pixel)]), widen(flow[p.flow.at(1, pixel)]),
+                 p.image.height, p.image.width, fp);
 }
 
 // Channel planes (NCHW) with four channels or more: the kernels then work plane by plane per row.
@@ -87,8 +87,8 @@ bool planar(const Layout& img) { return img.pixel_stride == 1 && img.channels >=
 
 // Rows between a source pixel and the rows it lands on: at most floor(|v|) + 1. Pixels that land
 // nowhere (non-finite v, or |v| beyond the image) do not count.
-template <typename T>
-Bands plan_bands(const Problem& p, const T* flow, int threads) {
+template <typename T, typename S>
+Bands plan_bands(const Problem& p, const S* flow, int threads) {
   const Layout& img = p.image;
   const T limit = T(img.height + 1);
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(img.height, 4 * int64_t(threads)));
@@ -97,7 +97,7 @@ Bands plan_bands(const Problem& p, const T* flow, int threads) {
     T top = T(0);
     for (int64_t pixel = i * img.height / chunks * img.width;
          pixel < (i + 1) * img.height / chunks * img.width; ++pixel) {
-      const T v = flow[p.flow.at(1, pixel)];
+      const T v = widen(flow[p.flow.at(1, pixel)]);
       const T size = v < T(0) ? -v : v;
       if (size < limit && size > top) top = size;  // NaN fails both comparisons
     }
@@ -108,8 +108,10 @@ Bands plan_bands(const Problem& p, const T* flow, int threads) {
   return Bands{per_phase >= 1 ? 2 * per_phase : 1, img.height};
 }
 
-template <typename T>
-void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* out, T* aux) {
+// T: the type computed and accumulated in (float or double); S: the type x, flow and metric are
+// stored in (T, or a half-precision type with T = float).
+template <typename T, typename S>
+void forward(const Problem& p, const S* x, const S* flow, const S* metric, T* out, T* aux) {
   const Layout& img = p.image;
   const Options& o = p.options;
   const auto add = [](T* dst, T value) { *dst += value; };
@@ -117,9 +119,9 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
     if (value > *dst) *dst = value;
   };
   for (int64_t n = 0; n < p.batch; ++n) {
-    const T* xn = x + n * img.image_size();
-    const T* fn = flow + n * p.flow.image_size();
-    const T* mn = metric + n * p.metric.image_size();
+    const S* xn = x + n * img.image_size();
+    const S* fn = flow + n * p.flow.image_size();
+    const S* mn = metric + n * p.metric.image_size();
     T* on = out + n * img.image_size();
     T* an = aux + n * p.aux.image_size();
     const int threads = threads_for(img);
@@ -133,7 +135,7 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
         if (p.aux.channels > kMax) an[p.aux.at(kMax, t)] = -std::numeric_limits<T>::infinity();
       }
     });
-    const Bands bands = plan_bands(p, fn, threads);
+    const Bands bands = plan_bands<T>(p, fn, threads);
     // Calls visit(pixel, z, footprint) for every source pixel of row y that lands. Even columns
     // first, then odd ones: neighbouring pixels usually share target pixels, and an add that waits
     // for the store of the previous pixel's add to the same place would serialise the row.
@@ -143,7 +145,7 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
           const int64_t pixel = y * img.width + col;
           Footprint<T> fp;
           if (land_pixel(p, fn, col, y, &fp)) {
-            visit(pixel, o.has_metric() ? mn[p.metric.at(0, pixel)] : T(0), fp);
+            visit(pixel, o.has_metric() ? T(widen(mn[p.metric.at(0, pixel)])) : T(0), fp);
           }
         }
       }
@@ -191,8 +193,8 @@ void forward(const Problem& p, const T* x, const T* flow, const T* metric, T* ou
   }
 }
 
-template <typename T>
-void backward(const Problem& p, const T* x, const T* flow, const T* metric, const T* out,
+template <typename T, typename S>
+void backward(const Problem& p, const S* x, const S* flow, const S* metric, const T* out,
               const T* aux, const T* grad_out, T* grad_x, T* grad_flow, T* grad_metric) {
   const Layout& img = p.image;
   const Options& o = p.options;
@@ -210,7 +212,7 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
       return o.has_metric() ? grad_metric + mo + p.metric.at(0, pixel) : &sink;
     };
     const auto metric_at = [&](int64_t pixel) {
-      return o.has_metric() ? metric[mo + p.metric.at(0, pixel)] : T(0);
+      return o.has_metric() ? T(widen(metric[mo + p.metric.at(0, pixel)])) : T(0);
     };
     if (planar(img)) {
       // The stages of the gradient plane by plane per row (see the forward pass for why).
@@ -247,7 +249,8 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
           for (int64_t col = 0; col < img.width; ++col) {
             const int64_t at = xo + img.at(c, y * img.width + col);
             grad_x[at] = row[col].lands
-                             ? grad_channel(c * img.channel_stride, x[at], grad_out + xo, &row[col].g)
+                             ? grad_channel(c * img.channel_stride, T(widen(x[at])), grad_out + xo,
+                                            &row[col].g)
                              : T(0);
           }
         }
@@ -277,6 +280,23 @@ void backward(const Problem& p, const T* x, const T* flow, const T* metric, cons
   }
 }
 
+template <typename T, typename S>
+ffi::Error forward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
+                         ffi::AnyBuffer out, ffi::AnyBuffer aux) {
+  forward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux));
+  return ffi::Error::Success();
+}
+
+template <typename T, typename S>
+ffi::Error backward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flow,
+                          ffi::AnyBuffer metric, ffi::AnyBuffer out, ffi::AnyBuffer aux,
+                          ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x, ffi::AnyBuffer grad_flow,
+                          ffi::AnyBuffer grad_metric) {
+  backward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux),
+           data<T>(grad_out), data<T>(grad_x), data<T>(grad_flow), data<T>(grad_metric));
+  return ffi::Error::Success();
+}
+
 ffi::Error forward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
                         ffi::Result<ffi::AnyBuffer> out, ffi::Result<ffi::AnyBuffer> aux,
                         bool channels_last, int32_t mode, int32_t normalize, bool stable) {
@@ -285,13 +305,13 @@ ffi::Error forward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer me
   if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
   switch (x.element_type()) {
     case ffi::F32:
-      forward(p, x.typed_data<float>(), flow.typed_data<float>(), metric.typed_data<float>(),
-              out->typed_data<float>(), aux->typed_data<float>());
-      return ffi::Error::Success();
+      return forward_typed<float, float>(p, x, flow, metric, *out, *aux);
     case ffi::F64:
-      forward(p, x.typed_data<double>(), flow.typed_data<double>(), metric.typed_data<double>(),
-              out->typed_data<double>(), aux->typed_data<double>());
-      return ffi::Error::Success();
+      return forward_typed<double, double>(p, x, flow, metric, *out, *aux);
+    case ffi::BF16:
+      return forward_typed<float, BFloat16>(p, x, flow, metric, *out, *aux);
+    case ffi::F16:
+      return forward_typed<float, Float16>(p, x, flow, metric, *out, *aux);
     default:
       return unsupported_dtype();
   }
@@ -311,17 +331,17 @@ ffi::Error backward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer m
   }
   switch (x.element_type()) {
     case ffi::F32:
-      backward(p, x.typed_data<float>(), flow.typed_data<float>(), metric.typed_data<float>(),
-               out.typed_data<float>(), aux.typed_data<float>(), grad_out.typed_data<float>(),
-               grad_x->typed_data<float>(), grad_flow->typed_data<float>(),
-               grad_metric->typed_data<float>());
-      return ffi::Error::Success();
+      return backward_typed<float, float>(p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                          *grad_flow, *grad_metric);
     case ffi::F64:
-      backward(p, x.typed_data<double>(), flow.typed_data<double>(), metric.typed_data<double>(),
-               out.typed_data<double>(), aux.typed_data<double>(), grad_out.typed_data<double>(),
-               grad_x->typed_data<double>(), grad_flow->typed_data<double>(),
-               grad_metric->typed_data<double>());
-      return ffi::Error::Success();
+      return backward_typed<double, double>(p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                            *grad_flow, *grad_metric);
+    case ffi::BF16:
+      return backward_typed<float, BFloat16>(p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                             *grad_flow, *grad_metric);
+    case ffi::F16:
+      return backward_typed<float, Float16>(p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                            *grad_flow, *grad_metric);
     default:
       return unsupported_dtype();
   }

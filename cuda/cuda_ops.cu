@@ -60,20 +60,21 @@ __global__ void init_aux_kernel(Problem p, T* aux) {
   }
 }
 
-// Pass 1 (stable soft) when max_pass, else pass 2: the same walk over source pixels.
-template <typename T>
-__global__ void splat_kernel(Problem p, bool max_pass, const T* x, const T* flow, const T* metric,
+// Pass 1 (stable soft) when max_pass, else pass 2: the same walk over source pixels. T is the type
+// computed in, S the type x, flow and metric are stored in (see softsplat_math.h).
+template <typename T, typename S>
+__global__ void splat_kernel(Problem p, bool max_pass, const S* x, const S* flow, const S* metric,
                              T* out, T* aux) {
   SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
     const PixelIndex at = pixel_index(p.image, i);
-    const T* fn = flow + at.n * p.flow.image_size();
+    const S* fn = flow + at.n * p.flow.image_size();
     Footprint<T> fp;
-    if (!land(at.x, at.y, fn[p.flow.at(0, at.pixel)], fn[p.flow.at(1, at.pixel)], p.image.height,
-              p.image.width, &fp)) {
+    if (!land<T>(at.x, at.y, widen(fn[p.flow.at(0, at.pixel)]), widen(fn[p.flow.at(1, at.pixel)]),
+                 p.image.height, p.image.width, &fp)) {
       continue;
     }
     const T z = p.options.has_metric()
-                    ? metric[at.n * p.metric.image_size() + p.metric.at(0, at.pixel)]
+                    ? T(widen(metric[at.n * p.metric.image_size() + p.metric.at(0, at.pixel)]))
                     : T(0);
     T* an = aux + at.n * p.aux.image_size();
     if (max_pass) {
@@ -95,8 +96,8 @@ __global__ void normalize_kernel(Problem p, T* out, const T* aux) {
   }
 }
 
-template <typename T>
-__global__ void backward_kernel(Problem p, const T* x, const T* flow, const T* metric, const T* out,
+template <typename T, typename S>
+__global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* metric, const T* out,
                                 const T* aux, const T* grad_out, T* grad_x, T* grad_flow,
                                 T* grad_metric) {
   SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
@@ -109,10 +110,10 @@ __global__ void backward_kernel(Problem p, const T* x, const T* flow, const T* m
     T* gu = grad_flow + fo + p.flow.at(0, at.pixel);
     T* gv = grad_flow + fo + p.flow.at(1, at.pixel);
     T* gz = p.options.has_metric() ? grad_metric + mo + p.metric.at(0, at.pixel) : &unused_z;
-    const T z = p.options.has_metric() ? metric[mo + p.metric.at(0, at.pixel)] : T(0);
+    const T z = p.options.has_metric() ? T(widen(metric[mo + p.metric.at(0, at.pixel)])) : T(0);
     Footprint<T> fp;
-    if (land(at.x, at.y, flow[fo + p.flow.at(0, at.pixel)], flow[fo + p.flow.at(1, at.pixel)],
-             p.image.height, p.image.width, &fp)) {
+    if (land<T>(at.x, at.y, widen(flow[fo + p.flow.at(0, at.pixel)]),
+                widen(flow[fo + p.flow.at(1, at.pixel)]), p.image.height, p.image.width, &fp)) {
       splat_pixel_grad(p.options, p.image, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo,
                        at.pixel, fp, grad_x + xo, gu, gv, gz);
     } else {
@@ -134,7 +135,7 @@ ffi::Error last_cuda_error(const char* what) {
                               cudaGetErrorString(status));
 }
 
-template <typename T>
+template <typename T, typename S>
 ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x,
                          ffi::AnyBuffer flow, ffi::AnyBuffer metric, ffi::AnyBuffer out,
                          ffi::AnyBuffer aux) {
@@ -144,14 +145,13 @@ ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x
   const int64_t work = p.batch * p.image.pixels();
   if (work == 0) return ffi::Error::Success();
   const int blocks = blocks_for(work);
-  T* out_data = out.typed_data<T>();
-  T* aux_data = aux.typed_data<T>();
+  T* out_data = data<T>(out);
+  T* aux_data = data<T>(aux);
   init_aux_kernel<T><<<blocks, kThreads, 0, stream>>>(p, aux_data);
   for (const bool max_pass : {true, false}) {
     if (max_pass && !p.options.stable) continue;
-    splat_kernel<T><<<blocks, kThreads, 0, stream>>>(p, max_pass, x.typed_data<T>(),
-                                                     flow.typed_data<T>(), metric.typed_data<T>(),
-                                                     out_data, aux_data);
+    splat_kernel<T, S><<<blocks, kThreads, 0, stream>>>(p, max_pass, data<S>(x), data<S>(flow),
+                                                        data<S>(metric), out_data, aux_data);
   }
   if (p.options.mode != Mode::kSum) {
     normalize_kernel<T><<<blocks, kThreads, 0, stream>>>(p, out_data, aux_data);
@@ -159,17 +159,16 @@ ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x
   return last_cuda_error("forward launch");
 }
 
-template <typename T>
+template <typename T, typename S>
 ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x,
                           ffi::AnyBuffer flow, ffi::AnyBuffer metric, ffi::AnyBuffer out,
                           ffi::AnyBuffer aux, ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x,
                           ffi::AnyBuffer grad_flow, ffi::AnyBuffer grad_metric) {
   const int64_t work = p.batch * p.image.pixels();
   if (work == 0) return ffi::Error::Success();
-  backward_kernel<T><<<blocks_for(work), kThreads, 0, stream>>>(
-      p, x.typed_data<T>(), flow.typed_data<T>(), metric.typed_data<T>(), out.typed_data<T>(),
-      aux.typed_data<T>(), grad_out.typed_data<T>(), grad_x.typed_data<T>(),
-      grad_flow.typed_data<T>(), grad_metric.typed_data<T>());
+  backward_kernel<T, S><<<blocks_for(work), kThreads, 0, stream>>>(
+      p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<T>(grad_out),
+      data<T>(grad_x), data<T>(grad_flow), data<T>(grad_metric));
   return last_cuda_error("backward launch");
 }
 
@@ -182,9 +181,13 @@ ffi::Error forward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer fl
   if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
   switch (x.element_type()) {
     case ffi::F32:
-      return forward_typed<float>(stream, p, x, flow, metric, *out, *aux);
+      return forward_typed<float, float>(stream, p, x, flow, metric, *out, *aux);
     case ffi::F64:
-      return forward_typed<double>(stream, p, x, flow, metric, *out, *aux);
+      return forward_typed<double, double>(stream, p, x, flow, metric, *out, *aux);
+    case ffi::BF16:
+      return forward_typed<float, BFloat16>(stream, p, x, flow, metric, *out, *aux);
+    case ffi::F16:
+      return forward_typed<float, Float16>(stream, p, x, flow, metric, *out, *aux);
     default:
       return unsupported_dtype();
   }
@@ -205,11 +208,17 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
   }
   switch (x.element_type()) {
     case ffi::F32:
-      return backward_typed<float>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
-                                   *grad_flow, *grad_metric);
+      return backward_typed<float, float>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                          *grad_flow, *grad_metric);
     case ffi::F64:
-      return backward_typed<double>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
-                                    *grad_flow, *grad_metric);
+      return backward_typed<double, double>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                            *grad_flow, *grad_metric);
+    case ffi::BF16:
+      return backward_typed<float, BFloat16>(stream, p, x, flow, metric, out, aux, grad_out,
+                                             *grad_x, *grad_flow, *grad_metric);
+    case ffi::F16:
+      return backward_typed<float, Float16>(stream, p, x, flow, metric, out, aux, grad_out,
+                                            *grad_x, *grad_flow, *grad_metric);
     default:
       return unsupported_dtype();
   }

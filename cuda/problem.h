@@ -44,12 +44,45 @@ inline ffi::Error read_options(int32_t mode, int32_t normalize, bool stable, Opt
   return ffi::Error::Success();
 }
 
-// Checks that `buffer` is an image of the batch of `x` with `channels` channels, same dtype.
+// The dtypes of a call: x, flow and metric are stored in one of float32, float64, bfloat16 and
+// float16; everything the kernels write (out, aux, the gradients), and the out, aux and grad_out they
+// read back, is in the type they compute in: float64 for float64 inputs, else float32.
+inline bool supported_input(ffi::DataType t) {
+  return t == ffi::F32 || t == ffi::F64 || t == ffi::BF16 || t == ffi::F16;
+}
+inline ffi::DataType compute_type(ffi::DataType input) { return input == ffi::F64 ? ffi::F64 : ffi::F32; }
+
+inline ffi::Error unsupported_dtype() {
+  return ffi::Error::InvalidArgument(
+      "softsplat: the kernel takes x, flow and metric in float32, float64, bfloat16 or float16");
+}
+
+inline std::string dtype_name(ffi::DataType t) {
+  switch (t) {
+    case ffi::F32:
+      return "float32";
+    case ffi::F64:
+      return "float64";
+    case ffi::BF16:
+      return "bfloat16";
+    case ffi::F16:
+      return "float16";
+    default:
+      return "other";
+  }
+}
+
+template <typename T>
+T* data(ffi::AnyBuffer buffer) {
+  return static_cast<T*>(buffer.untyped_data());
+}
+
+// Checks that `buffer` is an image of the batch of `x` with `channels` channels, of dtype `dtype`.
 inline ffi::Error check_image(ffi::AnyBuffer x, ffi::AnyBuffer buffer, int64_t channels,
-                              bool channels_last, const char* name) {
+                              bool channels_last, const char* name, ffi::DataType dtype) {
   const auto xd = x.dimensions();
   const auto bd = buffer.dimensions();
-  bool ok = bd.size() == xd.size() && buffer.element_type() == x.element_type();
+  bool ok = bd.size() == xd.size() && buffer.element_type() == dtype;
   const size_t r = xd.size();
   for (size_t i = 0; ok && i < r; ++i) {
     const bool channel_axis = i == (channels_last ? r - 1 : r - 3);
@@ -59,18 +92,22 @@ inline ffi::Error check_image(ffi::AnyBuffer x, ffi::AnyBuffer buffer, int64_t c
   return ffi::Error::InvalidArgument(std::string("softsplat: ") + name + " " + dims_string(bd) +
                                      " does not match x " + dims_string(xd) + " (expected " +
                                      std::to_string(channels) +
-                                     " channels, the same N, H, W and dtype)");
+                                     " channels, the same N, H, W, dtype " + dtype_name(dtype) +
+                                     ")");
 }
 
 inline ffi::Error describe(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
                            const Options& options, bool channels_last, Problem* problem) {
   const auto xd = x.dimensions();
+  if (!supported_input(x.element_type())) return unsupported_dtype();
   if (xd.size() < 3) {
     return ffi::Error::InvalidArgument("softsplat: x " + dims_string(xd) + " must have rank >= 3");
   }
-  if (ffi::Error e = check_image(x, flow, 2, channels_last, "flow"); e.failure()) return e;
+  const ffi::DataType input = x.element_type();
+  if (ffi::Error e = check_image(x, flow, 2, channels_last, "flow", input); e.failure()) return e;
   const int64_t metric_channels = options.has_metric() ? 1 : 0;
-  if (ffi::Error e = check_image(x, metric, metric_channels, channels_last, "metric"); e.failure()) {
+  if (ffi::Error e = check_image(x, metric, metric_channels, channels_last, "metric", input);
+      e.failure()) {
     return e;
   }
   const size_t r = xd.size();
@@ -105,10 +142,12 @@ inline ffi::Error describe_forward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::A
     return e;
   }
   if (ffi::Error e = describe(x, flow, metric, options, attrs.channels_last, p); e.failure()) return e;
-  if (ffi::Error e = check_image(x, out, p->image.channels, attrs.channels_last, "out"); e.failure()) {
+  const ffi::DataType compute = compute_type(x.element_type());
+  if (ffi::Error e = check_image(x, out, p->image.channels, attrs.channels_last, "out", compute);
+      e.failure()) {
     return e;
   }
-  return check_image(x, aux, p->aux.channels, attrs.channels_last, "aux");
+  return check_image(x, aux, p->aux.channels, attrs.channels_last, "aux", compute);
 }
 
 // Backward call: (x, flow, metric, out, aux, grad_out) -> (grad_x, grad_flow, grad_metric).
@@ -126,16 +165,14 @@ inline ffi::Error describe_backward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::
                 {grad_x, p->image.channels, "grad_x"},
                 {grad_flow, 2, "grad_flow"},
                 {grad_metric, p->metric.channels, "grad_metric"}};
+  const ffi::DataType compute = compute_type(x.element_type());
   for (const auto& check : checks) {
-    if (ffi::Error e = check_image(x, check.buffer, check.channels, cl, check.name); e.failure()) {
+    if (ffi::Error e = check_image(x, check.buffer, check.channels, cl, check.name, compute);
+        e.failure()) {
       return e;
     }
   }
   return ffi::Error::Success();
-}
-
-inline ffi::Error unsupported_dtype() {
-  return ffi::Error::InvalidArgument("softsplat: the kernel takes float32 or float64");
 }
 
 }  // namespace softsplat

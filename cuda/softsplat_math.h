@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define SOFTSPLAT_HD __host__ __device__ __forceinline__
@@ -37,6 +38,44 @@ struct Layout {
 SOFTSPLAT_HD Layout make_layout(bool channels_last, int64_t channels, int64_t height, int64_t width) {
   if (channels_last) return Layout{channels, height, width, 1, channels};
   return Layout{channels, height, width, height * width, 1};
+}
+
+// Half-precision inputs are read where they lie and widened to float32, in which everything is
+// computed and accumulated. Widening is exact, so a bfloat16 or float16 input gives bit for bit the
+// result of a float32 input holding the same values; reading in place spares the caller a float32 copy.
+struct BFloat16 {
+  uint16_t bits;
+};
+struct Float16 {
+  uint16_t bits;
+};
+
+SOFTSPLAT_HD float widen(float v) { return v; }
+SOFTSPLAT_HD double widen(double v) { return v; }
+
+SOFTSPLAT_HD float float_from_bits(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+#endif
+}
+
+// bfloat16 is the upper half of a float32.
+SOFTSPLAT_HD float widen(BFloat16 v) { return float_from_bits(uint32_t(v.bits) << 16); }
+
+// IEEE binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
+SOFTSPLAT_HD float widen(Float16 v) {
+  const uint32_t sign = uint32_t(v.bits & 0x8000u) << 16;
+  const uint32_t exponent = (v.bits >> 10) & 0x1fu;
+  const uint32_t mantissa = v.bits & 0x3ffu;
+  if (exponent == 0x1fu) return float_from_bits(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
+  if (exponent != 0) return float_from_bits(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  // Zero and subnormals: mantissa * 2^-24, exact in float32.
+  const float magnitude = float(mantissa) * 5.9604644775390625e-8f;
+  return sign ? -magnitude : magnitude;
 }
 
 // floor(value) as an integer, for values already known to lie in [-1, 2^62): the conversion truncates
@@ -223,18 +262,18 @@ SOFTSPLAT_HD Shares<T> pixel_shares(const Options& o, const Layout& img, const L
 }
 
 // Scatter, second half: channel c of the source pixel into its targets.
-template <typename T, typename Add>
-SOFTSPLAT_HD void splat_channel(const Layout& img, int64_t c, const T* x, int64_t pixel,
+template <typename T, typename S, typename Add>
+SOFTSPLAT_HD void splat_channel(const Layout& img, int64_t c, const S* x, int64_t pixel,
                                 const Shares<T>& s, T* out, Add add) {
-  const T value = x[img.at(c, pixel)];
+  const T value = widen(x[img.at(c, pixel)]);
   for (int k = 0; k < kCorners; ++k) {
     if (s.target[k] >= 0) add(out + img.at(c, s.target[k]), s.share[k] * value);
   }
 }
 
-template <typename T, typename Add>
+template <typename T, typename S, typename Add>
 SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
-                              const T* x, T z, int64_t pixel, const Footprint<T>& fp, T* out,
+                              const S* x, T z, int64_t pixel, const Footprint<T>& fp, T* out,
                               T* aux, Add add) {
   if (!o.stable && fp.interior(img.height, img.width)) {
     // All four corners inside, the common case: the same products as below, without the per-corner
@@ -254,7 +293,7 @@ SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout&
     const int64_t right = img.pixel_stride;
     const int64_t down = img.width * right;
     for (int64_t c = 0; c < img.channels; ++c) {
-      const T value = x[img.at(c, pixel)];
+      const T value = widen(x[img.at(c, pixel)]);
       T* dst = out + img.at(c, t);
       add(dst, s[0] * value);
       add(dst + right, s[1] * value);
@@ -373,9 +412,9 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
   if (o.has_metric()) *grad_z = dz;
 }
 
-template <bool kAllInside, typename T>
+template <bool kAllInside, typename T, typename S>
 SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                             const T* x, T z, const T* out, const T* aux, const T* grad_out,
+                             const S* x, T z, const T* out, const T* aux, const T* grad_out,
                              int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
                              T* grad_v, T* grad_z) {
   GradCorners<T> g;
@@ -390,14 +429,14 @@ SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& 
   for (int64_t c = 0; c < img.channels; ++c) {
     const int64_t offset = c * img.channel_stride;
     const int64_t at = pixel * img.pixel_stride + offset;
-    grad_x[at] = grad_channel<kAllInside>(offset, x[at], grad_out, &g);
+    grad_x[at] = grad_channel<kAllInside>(offset, T(widen(x[at])), grad_out, &g);
   }
   grad_flow_metric<kAllInside>(o, fp, g, grad_u, grad_v, grad_z);
 }
 
-template <typename T>
+template <typename T, typename S>
 SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                                   const T* x, T z, const T* out, const T* aux, const T* grad_out,
+                                   const S* x, T z, const T* out, const T* aux, const T* grad_out,
                                    int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
                                    T* grad_v, T* grad_z) {
   if (fp.interior(img.height, img.width)) {

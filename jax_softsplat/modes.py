@@ -102,13 +102,20 @@ def channel_axis(layout: str) -> int:
     return -1 if layout == "NHWC" else -3
 
 
-def prepare(x, flow, metric, mode: str, layout: str, normalize: str, stable: bool = False):
-    """Checks the arguments and casts them to the dtype the kernels compute in.
+HALF_DTYPES = (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+
+
+def prepare(x, flow, metric, mode: str, layout: str, normalize: str, stable: bool = False, keep_half: bool = False):
+    """Checks the arguments and casts them to the dtype the kernels compute in, except that with
+    `keep_half` inputs all of one half-precision dtype stay as they are (the kernels read them in place).
 
     Returns (x, flow, metric, out_dtype); metric stays None for "sum" and "avg".
     """
     x, flow, metric = check_args(x, flow, metric, mode, layout, normalize, stable)
     out_dtype = x.dtype
+    dtypes = {a.dtype for a in (x, flow, metric) if a is not None}
+    if keep_half and len(dtypes) == 1 and x.dtype in HALF_DTYPES:
+        return x, flow, metric, out_dtype
     dtype = compute_dtype(x, flow, metric)
     metric = None if metric is None else metric.astype(dtype)
     return x.astype(dtype), flow.astype(dtype), metric, out_dtype

@@ -41,9 +41,10 @@ def _layout(channels_last: bool) -> str:
 
 def _forward(x, flow, metric, mode, normalize, stable, channels_last):
     aux_shape = modes.with_channels(x.shape, _aux_channels(mode, stable), _layout(channels_last))
+    dtype = modes.compute_dtype(x)  # half-precision inputs are accumulated in float32
     call = jax.ffi.ffi_call(
         _ffi.FORWARD,
-        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(aux_shape, x.dtype)),
+        (jax.ShapeDtypeStruct(x.shape, dtype), jax.ShapeDtypeStruct(aux_shape, dtype)),
         vmap_method="broadcast_all",
     )
     return call(x, flow, metric, **_attrs(mode, normalize, stable, channels_last))
@@ -51,17 +52,20 @@ def _forward(x, flow, metric, mode, normalize, stable, channels_last):
 
 def _backward(residuals, grad_out, mode, normalize, stable, channels_last):
     x, flow, metric, out, aux = residuals
+    primals = (x, flow, metric)
     call = jax.ffi.ffi_call(
         _ffi.BACKWARD,
-        tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, flow, metric)),
+        tuple(jax.ShapeDtypeStruct(a.shape, out.dtype) for a in primals),
         vmap_method="broadcast_all",
     )
-    return call(x, flow, metric, out, aux, grad_out, **_attrs(mode, normalize, stable, channels_last))
+    grads = call(x, flow, metric, out, aux, grad_out, **_attrs(mode, normalize, stable, channels_last))
+    return tuple(g.astype(a.dtype) for g, a in zip(grads, primals))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
 def _splat(x, flow, metric, mode, normalize, stable, channels_last):
-    """The fused operator on prepared arrays; `metric` has zero channels in modes without one."""
+    """The fused operator on prepared arrays; `metric` has zero channels in modes without one. The
+    result is in the dtype computed in (float32 for half-precision inputs)."""
     out, _ = _forward(x, flow, metric, mode, normalize, stable, channels_last)
     return out
 
@@ -107,10 +111,11 @@ def softsplat(
         normalisation is then relative to the largest weight rather than to exp(0).
 
     Returns:
-      An array of the shape and dtype of x. float16/bfloat16 inputs are computed in float32; float64
-      stays float64. Differentiable w.r.t. x, flow and metric; works under jit, vmap and grad.
+      An array of the shape and dtype of x. float16/bfloat16 inputs are computed and accumulated in
+      float32 (when x, flow and metric share one half dtype, the kernels read them without a float32
+      copy) and rounded once at the end; float64 stays float64. Differentiable w.r.t. x, flow and metric; works under jit, vmap and grad.
     """
-    x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize, stable)
+    x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize, stable, keep_half=True)
     if metric is None:
         metric = _no_metric(x, layout)
     out = _splat(x, flow, metric, mode, normalize, bool(stable), layout == "NHWC")
