@@ -195,7 +195,7 @@ void forward(const Problem& p, const S* x, const S* flow, const S* metric, T* ou
 
 template <typename T, typename S>
 void backward(const Problem& p, const S* x, const S* flow, const S* metric, const T* out,
-              const T* aux, const T* grad_out, T* grad_x, T* grad_flow, T* grad_metric) {
+              const T* aux, const T* grad_out, S* grad_x, S* grad_flow, S* grad_metric) {
   const Layout& img = p.image;
   const Options& o = p.options;
   for (int64_t n = 0; n < p.batch; ++n) {
@@ -208,7 +208,7 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
     const auto grad_u = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(0, pixel); };
     const auto grad_v = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(1, pixel); };
     const auto grad_z = [&](int64_t pixel) {
-      thread_local T sink;  // receives the metric gradient of modes without a metric
+      thread_local S sink;  // receives the metric gradient of modes without a metric
       return o.has_metric() ? grad_metric + mo + p.metric.at(0, pixel) : &sink;
     };
     const auto metric_at = [&](int64_t pixel) {
@@ -248,10 +248,9 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
         for (int64_t c = 0; c < img.channels; ++c) {
           for (int64_t col = 0; col < img.width; ++col) {
             const int64_t at = xo + img.at(c, y * img.width + col);
-            grad_x[at] = row[col].lands
-                             ? grad_channel(c * img.channel_stride, T(widen(x[at])), grad_out + xo,
-                                            &row[col].g)
-                             : T(0);
+            put(grad_x + at, row[col].lands ? grad_channel(c * img.channel_stride, T(widen(x[at])),
+                                                           grad_out + xo, &row[col].g)
+                                            : T(0));
           }
         }
         for (int64_t col = 0; col < img.width; ++col) {
@@ -259,7 +258,7 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           if (row[col].lands) {
             grad_flow_metric(o, row[col].fp, row[col].g, grad_u(pixel), grad_v(pixel), grad_z(pixel));
           } else {
-            *grad_u(pixel) = *grad_v(pixel) = *grad_z(pixel) = T(0);
+            for (S* grad : {grad_u(pixel), grad_v(pixel), grad_z(pixel)}) put(grad, T(0));
           }
         }
       });
@@ -293,7 +292,7 @@ ffi::Error backward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flo
                           ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x, ffi::AnyBuffer grad_flow,
                           ffi::AnyBuffer grad_metric) {
   backward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux),
-           data<T>(grad_out), data<T>(grad_x), data<T>(grad_flow), data<T>(grad_metric));
+           data<T>(grad_out), data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return ffi::Error::Success();
 }
 

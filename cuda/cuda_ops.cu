@@ -98,18 +98,18 @@ __global__ void normalize_kernel(Problem p, T* out, const T* aux) {
 
 template <typename T, typename S>
 __global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* metric, const T* out,
-                                const T* aux, const T* grad_out, T* grad_x, T* grad_flow,
-                                T* grad_metric) {
+                                const T* aux, const T* grad_out, S* grad_x, S* grad_flow,
+                                S* grad_metric) {
   SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
     const PixelIndex at = pixel_index(p.image, i);
     const int64_t xo = at.n * p.image.image_size();
     const int64_t fo = at.n * p.flow.image_size();
     const int64_t mo = at.n * p.metric.image_size();
     const int64_t ao = at.n * p.aux.image_size();
-    T unused_z;
-    T* gu = grad_flow + fo + p.flow.at(0, at.pixel);
-    T* gv = grad_flow + fo + p.flow.at(1, at.pixel);
-    T* gz = p.options.has_metric() ? grad_metric + mo + p.metric.at(0, at.pixel) : &unused_z;
+    S unused_z;
+    S* gu = grad_flow + fo + p.flow.at(0, at.pixel);
+    S* gv = grad_flow + fo + p.flow.at(1, at.pixel);
+    S* gz = p.options.has_metric() ? grad_metric + mo + p.metric.at(0, at.pixel) : &unused_z;
     const T z = p.options.has_metric() ? T(widen(metric[mo + p.metric.at(0, at.pixel)])) : T(0);
     Footprint<T> fp;
     if (land<T>(at.x, at.y, widen(flow[fo + p.flow.at(0, at.pixel)]),
@@ -168,7 +168,7 @@ ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer 
   if (work == 0) return ffi::Error::Success();
   backward_kernel<T, S><<<blocks_for(work), kThreads, 0, stream>>>(
       p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<T>(grad_out),
-      data<T>(grad_x), data<T>(grad_flow), data<T>(grad_metric));
+      data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return last_cuda_error("backward launch");
 }
 

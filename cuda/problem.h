@@ -44,9 +44,9 @@ inline ffi::Error read_options(int32_t mode, int32_t normalize, bool stable, Opt
   return ffi::Error::Success();
 }
 
-// The dtypes of a call: x, flow and metric are stored in one of float32, float64, bfloat16 and
-// float16; everything the kernels write (out, aux, the gradients), and the out, aux and grad_out they
-// read back, is in the type they compute in: float64 for float64 inputs, else float32.
+// The dtypes of a call: x, flow and metric, and their gradients, are stored in one of float32,
+// float64, bfloat16 and float16; out, aux and grad_out are in the type the kernels compute and
+// accumulate in: float64 for float64 inputs, else float32.
 inline bool supported_input(ffi::DataType t) {
   return t == ffi::F32 || t == ffi::F64 || t == ffi::BF16 || t == ffi::F16;
 }
@@ -161,13 +161,13 @@ inline ffi::Error describe_backward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::
     ffi::AnyBuffer buffer;
     int64_t channels;
     const char* name;
-  } checks[] = {{grad_out, p->image.channels, "grad_out"},
-                {grad_x, p->image.channels, "grad_x"},
-                {grad_flow, 2, "grad_flow"},
-                {grad_metric, p->metric.channels, "grad_metric"}};
-  const ffi::DataType compute = compute_type(x.element_type());
+    ffi::DataType dtype;
+  } checks[] = {{grad_out, p->image.channels, "grad_out", compute_type(x.element_type())},
+                {grad_x, p->image.channels, "grad_x", x.element_type()},
+                {grad_flow, 2, "grad_flow", x.element_type()},
+                {grad_metric, p->metric.channels, "grad_metric", x.element_type()}};
   for (const auto& check : checks) {
-    if (ffi::Error e = check_image(x, check.buffer, check.channels, cl, check.name, compute);
+    if (ffi::Error e = check_image(x, check.buffer, check.channels, cl, check.name, check.dtype);
         e.failure()) {
       return e;
     }

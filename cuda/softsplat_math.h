@@ -41,8 +41,10 @@ SOFTSPLAT_HD Layout make_layout(bool channels_last, int64_t channels, int64_t he
 }
 
 // Half-precision inputs are read where they lie and widened to float32, in which everything is
-// computed and accumulated. Widening is exact, so a bfloat16 or float16 input gives bit for bit the
-// result of a float32 input holding the same values; reading in place spares the caller a float32 copy.
+// computed and accumulated; their gradients, which each source pixel writes once, are rounded to
+// nearest even straight into half precision. Widening is exact and the rounding is XLA's, so a bfloat16
+// or float16 call gives bit for bit what float32 inputs holding the same values would, rounded at the
+// end, without float32 copies of its inputs and gradients.
 struct BFloat16 {
   uint16_t bits;
 };
@@ -65,6 +67,52 @@ SOFTSPLAT_HD float float_from_bits(uint32_t bits) {
 
 // bfloat16 is the upper half of a float32.
 SOFTSPLAT_HD float widen(BFloat16 v) { return float_from_bits(uint32_t(v.bits) << 16); }
+
+SOFTSPLAT_HD uint32_t bits_of(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+#endif
+}
+
+// Rounding float32 to half precision: to nearest, ties to even, as XLA's convert does; NaN stays NaN.
+SOFTSPLAT_HD BFloat16 to_bfloat16(float v) {
+  const uint32_t bits = bits_of(v);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return BFloat16{uint16_t((bits >> 16) | 0x40u)};  // quiet NaN
+  return BFloat16{uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16)};
+}
+
+SOFTSPLAT_HD Float16 to_float16(float v) {
+  const uint32_t bits = bits_of(v);
+  const uint16_t sign = uint16_t((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return Float16{uint16_t(sign | 0x7e00u)};  // NaN
+  if (magnitude >= 0x477ff000u) return Float16{uint16_t(sign | 0x7c00u)};  // 65520 and up: inf
+  if (magnitude < 0x33000000u) return Float16{sign};                       // below 2^-25: zero
+  uint32_t half, rest, tie;
+  if (magnitude < 0x38800000u) {  // below 2^-14: a subnormal, in units of 2^-24
+    const uint32_t shift = 126u - (magnitude >> 23);  // 14 to 24
+    const uint32_t significand = (magnitude & 0x7fffffu) | 0x800000u;
+    half = significand >> shift;
+    rest = significand & ((1u << shift) - 1u);
+    tie = 1u << (shift - 1u);
+  } else {  // rebias the exponent (127 -> 15) and keep 10 mantissa bits
+    half = (magnitude >> 13) - (112u << 10);
+    rest = magnitude & 0x1fffu;
+    tie = 0x1000u;
+  }
+  if (rest > tie || (rest == tie && (half & 1u))) ++half;  // a carry may step the exponent: still right
+  return Float16{uint16_t(sign | half)};
+}
+
+// Stores a computed value into its storage type.
+SOFTSPLAT_HD void put(float* dst, float v) { *dst = v; }
+SOFTSPLAT_HD void put(double* dst, double v) { *dst = v; }
+SOFTSPLAT_HD void put(BFloat16* dst, float v) { *dst = to_bfloat16(v); }
+SOFTSPLAT_HD void put(Float16* dst, float v) { *dst = to_float16(v); }
 
 // IEEE binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
 SOFTSPLAT_HD float widen(Float16 v) {
@@ -397,9 +445,9 @@ SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners
 }
 
 // Stage 4: the flow's and the metric's gradients from the T_k.
-template <bool kAllInside = false, typename T>
+template <bool kAllInside = false, typename T, typename S>
 SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, const GradCorners<T>& g,
-                                   T* grad_u, T* grad_v, T* grad_z) {
+                                   S* grad_u, S* grad_v, S* grad_z) {
   T du = T(0), dv = T(0), dz = T(0);
   for (int k = 0; k < kCorners; ++k) {
     if (!kAllInside && g.base[k] < 0) continue;
@@ -407,16 +455,16 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
     dv += fp.weight_dv(k) * g.s[k] * g.tk[k];
     dz += o.mode == Mode::kLinear ? g.a[k] * g.tk[k] : g.as[k] * g.tk[k];
   }
-  *grad_u = du;
-  *grad_v = dv;
-  if (o.has_metric()) *grad_z = dz;
+  put(grad_u, du);
+  put(grad_v, dv);
+  if (o.has_metric()) put(grad_z, dz);
 }
 
 template <bool kAllInside, typename T, typename S>
 SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
                              const S* x, T z, const T* out, const T* aux, const T* grad_out,
-                             int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
-                             T* grad_v, T* grad_z) {
+                             int64_t pixel, const Footprint<T>& fp, S* grad_x, S* grad_u,
+                             S* grad_v, S* grad_z) {
   GradCorners<T> g;
   grad_corners(o, img, aux_layout, z, aux, fp, &g);
   if (o.mode != Mode::kSum) {  // stage 2: the normalisation's terms
@@ -429,7 +477,7 @@ SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& 
   for (int64_t c = 0; c < img.channels; ++c) {
     const int64_t offset = c * img.channel_stride;
     const int64_t at = pixel * img.pixel_stride + offset;
-    grad_x[at] = grad_channel<kAllInside>(offset, T(widen(x[at])), grad_out, &g);
+    put(grad_x + at, grad_channel<kAllInside>(offset, T(widen(x[at])), grad_out, &g));
   }
   grad_flow_metric<kAllInside>(o, fp, g, grad_u, grad_v, grad_z);
 }
@@ -437,8 +485,8 @@ SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& 
 template <typename T, typename S>
 SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
                                    const S* x, T z, const T* out, const T* aux, const T* grad_out,
-                                   int64_t pixel, const Footprint<T>& fp, T* grad_x, T* grad_u,
-                                   T* grad_v, T* grad_z) {
+                                   int64_t pixel, const Footprint<T>& fp, S* grad_x, S* grad_u,
+                                   S* grad_v, S* grad_z) {
   if (fp.interior(img.height, img.width)) {
     pixel_grad<true>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u, grad_v,
                      grad_z);
@@ -449,13 +497,13 @@ SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const La
 }
 
 // A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero gradients.
-template <typename T>
-SOFTSPLAT_HD void zero_pixel_grad(const Options& o, const Layout& img, int64_t pixel, T* grad_x,
-                                  T* grad_u, T* grad_v, T* grad_z) {
-  for (int64_t c = 0; c < img.channels; ++c) grad_x[img.at(c, pixel)] = T(0);
-  *grad_u = T(0);
-  *grad_v = T(0);
-  if (o.has_metric()) *grad_z = T(0);
+template <typename S>
+SOFTSPLAT_HD void zero_pixel_grad(const Options& o, const Layout& img, int64_t pixel, S* grad_x,
+                                  S* grad_u, S* grad_v, S* grad_z) {
+  for (int64_t c = 0; c < img.channels; ++c) put(grad_x + img.at(c, pixel), 0.0f);
+  put(grad_u, 0.0f);
+  put(grad_v, 0.0f);
+  if (o.has_metric()) put(grad_z, 0.0f);
 }
 
 }  // namespace softsplat

@@ -52,14 +52,12 @@ def _forward(x, flow, metric, mode, normalize, stable, channels_last):
 
 def _backward(residuals, grad_out, mode, normalize, stable, channels_last):
     x, flow, metric, out, aux = residuals
-    primals = (x, flow, metric)
     call = jax.ffi.ffi_call(
         _ffi.BACKWARD,
-        tuple(jax.ShapeDtypeStruct(a.shape, out.dtype) for a in primals),
+        tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, flow, metric)),
         vmap_method="broadcast_all",
     )
-    grads = call(x, flow, metric, out, aux, grad_out, **_attrs(mode, normalize, stable, channels_last))
-    return tuple(g.astype(a.dtype) for g, a in zip(grads, primals))
+    return call(x, flow, metric, out, aux, grad_out, **_attrs(mode, normalize, stable, channels_last))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))

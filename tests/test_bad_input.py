@@ -52,12 +52,13 @@ def test_nhwc_errors_speak_nhwc():
         OPERATOR(np.zeros((1, 4, 5, 3)), np.zeros((1, 2, 4, 5)), None, "sum", layout="NHWC")
 
 
-def _forward_call(x, flow, metric, *, aux_channels=0, mode=0, stable=False):
+def _forward_call(x, flow, metric, *, aux_channels=0, mode=0, stable=False, out_dtype=None):
     """A forward custom call built by hand, bypassing the Python wrapper's checks."""
     aux = (x.shape[0], aux_channels) + x.shape[2:]
+    out_dtype = out_dtype or x.dtype
     call = jax.ffi.ffi_call(
         "jax_softsplat_forward",
-        (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(aux, x.dtype)),
+        (jax.ShapeDtypeStruct(x.shape, out_dtype), jax.ShapeDtypeStruct(aux, out_dtype)),
     )
     attrs = dict(channels_last=False, mode=np.int32(mode), normalize=np.int32(0), stable=stable)
     return jax.block_until_ready(call(x, flow, metric, **attrs))
@@ -76,9 +77,18 @@ def test_kernel_rejects_a_malformed_call_with_an_error_not_a_crash():
         _forward_call(X, FLOW, no_metric, mode=7)
     with pytest.raises(Exception, match="stable applies to soft mode only"):
         _forward_call(X, FLOW, no_metric, stable=True)
-    with pytest.raises(Exception, match="float32 or float64"):
-        half = lambda a: a.astype(np.float16)  # noqa: E731
+    with pytest.raises(Exception, match="float32, float64, bfloat16 or float16"):
+        whole = lambda a: a.astype(np.int32)  # noqa: E731
+        _forward_call(whole(X), whole(FLOW), whole(no_metric))
+    half = lambda a: a.astype(np.float16)  # noqa: E731
+    # Half-precision inputs accumulate into float32: a float16 output buffer is refused...
+    with pytest.raises(Exception, match="out .* does not match x .* dtype float32"):
         _forward_call(half(X), half(FLOW), half(no_metric))
+    # ...and so is a flow of another dtype than x.
+    with pytest.raises(Exception, match="flow .* does not match x .* dtype float16"):
+        _forward_call(half(X), FLOW, half(no_metric), out_dtype=np.float32)
+    out, _ = _forward_call(half(X), half(FLOW), half(no_metric), out_dtype=np.float32)
+    assert out.dtype == np.float32
 
 
 EXTREME = [np.nan, np.inf, -np.inf, 1e30, -1e30, 3e9, -3e9, 1e38]

@@ -104,3 +104,72 @@ def test_half_precision_error_bound(mode, dtype):
     assert np.all(err <= unit * np.abs(np.asarray(exact, np.float64)) + 1e-30)
     grads = jax.grad(lambda x: jnp.sum(call(OPERATOR, x, *low[1:], mode).astype(jnp.float32)))(low[0])
     assert grads.dtype == dtype and np.all(np.isfinite(np.asarray(grads, np.float32)))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("mode", ["sum", "avg", "linear", "soft"])
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_inputs_read_in_place_equal_float32_inputs_bit_for_bit(dtype, mode, layout):
+    """x, flow and metric of one half dtype go to the kernels as they are (no float32 copy); widening
+    is exact, so values and gradients equal those of float32 inputs holding the same values, to the
+    bit. float16's special values (subnormals, -0, inf, NaN) included."""
+    x, flow, metric = random_inputs(np.random.default_rng(36), n=2, c=5, h=9, w=11, layout=layout)
+    if mode == "linear":
+        metric = np.abs(metric) + 0.5
+    low = [jnp.asarray(a, dtype) for a in (x, flow, metric)]
+    if dtype == jnp.float16:
+        special = jnp.asarray([6e-8, -6e-8, 3e-5, -0.0, np.inf, -np.inf, np.nan, 65504.0], dtype)
+        low[0] = low[0].reshape(-1).at[: special.size].set(special).reshape(low[0].shape)
+    wide = [a.astype(jnp.float32) for a in low]
+    argnums = (0, 1, 2) if mode in ("linear", "soft") else (0, 1)
+
+    def loss(x, flow, metric):  # the float32 inputs' result rounded to `dtype`, as the half path rounds it
+        out = call(OPERATOR, x, flow, metric, mode, layout).astype(dtype).astype(jnp.float32)
+        return jnp.sum(out * jnp.cos(jnp.arange(out.size, dtype=out.dtype)).reshape(out.shape)), out
+
+    (grads, out), (wide_grads, wide_out) = (
+        jax.jit(jax.grad(loss, argnums, has_aux=True))(*args) for args in (low, wide)
+    )
+    assert call(OPERATOR, *low, mode, layout).dtype == dtype and all(g.dtype == dtype for g in grads)
+    np.testing.assert_array_equal(out, wide_out)
+    for g, w in zip(grads, wide_grads):
+        np.testing.assert_array_equal(np.asarray(g, np.float32), np.asarray(w.astype(dtype), np.float32))
+
+
+def test_mixed_half_and_float32_inputs_compute_in_float32():
+    """bfloat16 features with a float32 flow (the flow keeps its precision): all go in as float32."""
+    x, flow, metric = random_inputs(np.random.default_rng(37), h=10, w=12)
+    x_low = jnp.asarray(x, jnp.bfloat16)
+    out = call(OPERATOR, x_low, flow, metric, "soft")
+    exact = call(OPERATOR, x_low.astype(jnp.float32), flow, metric, "soft")
+    assert out.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray(exact.astype(jnp.bfloat16), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_gradients_are_rounded_in_the_kernel_as_xla_rounds(dtype):
+    """The backward kernel writes half-precision gradients itself. With zero flow in sum mode dL/dx is
+    the float32 cotangent, rounded once: it must match XLA's convert on every kind of value (random
+    bit patterns over all exponents, exact ties, float16's subnormal range and overflow)."""
+    from jax_softsplat.splat import _splat
+
+    rng = np.random.default_rng(38)
+    bits = rng.integers(0, 2**32, size=4096, dtype=np.uint64).astype(np.uint32)
+    low_bits = 0x8000 if dtype == jnp.bfloat16 else 0x1000  # half of the last kept bit
+    ties = rng.random(bits.size) < 0.3
+    bits[ties] = (bits[ties] & ~np.uint32(2 * low_bits - 1)) | np.uint32(low_bits)
+    values = bits.view(np.float32)
+    # float32 subnormals are left out: XLA runs custom calls with them flushed to zero (as its own
+    # arithmetic does), so dL/dx is 0 there whatever the dtype.
+    values = values[np.isfinite(values) & (np.abs(values) >= np.finfo(np.float32).tiny)]
+    if dtype == jnp.float16:  # most random exponents are far outside float16: add its own range
+        scale = 2.0 ** rng.uniform(-26, 17, values.size)
+        values = np.concatenate([values, (rng.standard_normal(values.size) * scale).astype(np.float32)])
+    cotangent = jnp.asarray(values.reshape(1, 1, 1, -1))
+    x = jnp.zeros(cotangent.shape, dtype)
+    flow = jnp.zeros((1, 2, 1, cotangent.shape[-1]), dtype)
+    no_metric = jnp.zeros((1, 0, 1, cotangent.shape[-1]), dtype)
+    _, pullback = jax.vjp(lambda x: _splat(x, flow, no_metric, "sum", "addeps", False, False), x)
+    (grad_x,) = pullback(cotangent)
+    assert grad_x.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(grad_x, np.float32), np.asarray(cotangent.astype(dtype), np.float32))
