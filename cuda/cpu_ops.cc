@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -198,12 +199,23 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
               const T* aux, const T* grad_out, S* grad_x, S* grad_flow, S* grad_metric) {
   const Layout& img = p.image;
   const Options& o = p.options;
+  // The normalisation's terms of each target pixel, computed once before the source pixels that
+  // land there use them (up to four times each, and in the planar path once per channel pass).
+  std::unique_ptr<TargetTerms<T>[]> targets;
+  if (o.mode != Mode::kSum) targets.reset(new TargetTerms<T>[img.pixels()]);
   for (int64_t n = 0; n < p.batch; ++n) {
     const int64_t xo = n * img.image_size();
     const int64_t fo = n * p.flow.image_size();
     const int64_t mo = n * p.metric.image_size();
     const int64_t ao = n * p.aux.image_size();
     const int threads = threads_for(img);
+    if (targets) {
+      run_rows(img.height, threads, [&](int64_t y) {
+        for (int64_t t = y * img.width; t < (y + 1) * img.width; ++t) {
+          targets[t] = target_terms(o, img, p.aux, t, out + xo, grad_out + xo, aux + ao);
+        }
+      });
+    }
     // Gradient pointers and metric of one source pixel.
     const auto grad_u = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(0, pixel); };
     const auto grad_v = [&](int64_t pixel) { return grad_flow + fo + p.flow.at(1, pixel); };
@@ -220,7 +232,6 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
         struct Pixel {
           Footprint<T> fp;
           GradCorners<T> g;
-          T dot[kCorners];
           bool lands;
         };
         thread_local std::vector<Pixel> row;
@@ -229,20 +240,8 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           Pixel& px = row[col];
           px.lands = land_pixel(p, flow + fo, col, y, &px.fp);
           if (px.lands) {
-            grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp, &px.g);
-          }
-          px.dot[0] = px.dot[1] = px.dot[2] = px.dot[3] = T(0);
-        }
-        if (o.mode != Mode::kSum) {
-          for (int64_t c = 0; c < img.channels; ++c) {
-            for (Pixel& px : row) {
-              if (px.lands) {
-                grad_dot_channel(c * img.channel_stride, px.g, out + xo, grad_out + xo, px.dot);
-              }
-            }
-          }
-          for (Pixel& px : row) {
-            if (px.lands) grad_dot_finish(o, p.aux, aux + ao, px.fp, img, px.dot, &px.g);
+            grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp,
+                         targets.get(), &px.g);
           }
         }
         for (int64_t c = 0; c < img.channels; ++c) {
@@ -270,7 +269,8 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
         Footprint<T> fp;
         if (land_pixel(p, flow + fo, col, y, &fp)) {
           splat_pixel_grad(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
-                           pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+                           targets.get(), pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel),
+                           grad_z(pixel));
         } else {
           zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
         }

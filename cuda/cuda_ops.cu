@@ -114,8 +114,10 @@ __global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* m
     Footprint<T> fp;
     if (land<T>(at.x, at.y, widen(flow[fo + p.flow.at(0, at.pixel)]),
                 widen(flow[fo + p.flow.at(1, at.pixel)]), p.image.height, p.image.width, &fp)) {
+      // One thread per source pixel: the target terms are computed per corner (no targets plane).
       splat_pixel_grad(p.options, p.image, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo,
-                       at.pixel, fp, grad_x + xo, gu, gv, gz);
+                       static_cast<const TargetTerms<T>*>(nullptr), at.pixel, fp, grad_x + xo, gu,
+                       gv, gz);
     } else {
       zero_pixel_grad(p.options, p.image, at.pixel, grad_x + xo, gu, gv, gz);
     }

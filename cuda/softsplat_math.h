@@ -390,10 +390,32 @@ struct GradCorners {
   T tk[kCorners];          // T_k, accumulated
 };
 
-// Stage 1: per corner, everything but the sums over channels.
+// What the normalisation contributes at target pixel q, whichever source pixels land there (not sum
+// mode): 1 / N and Gd = -N' * sum_c G[q, c] * out[q, c] / N. Stage 2 below computes the same per
+// corner; a caller that can hold a plane of these computes them once per target pixel instead.
+template <typename T>
+struct TargetTerms {
+  T inv;
+  T gd;
+};
+
+template <typename T>
+SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img, const Layout& aux_layout,
+                                         int64_t t, const T* out, const T* grad_out, const T* aux) {
+  const T den = aux[aux_layout.at(kDen, t)];
+  const T inv = T(1) / normalizer(den, o.normalize);
+  T dot = T(0);
+  for (int64_t c = 0; c < img.channels; ++c) dot += grad_out[img.at(c, t)] * out[img.at(c, t)];
+  return TargetTerms<T>{inv, -normalizer_grad(den, o.normalize) * dot * inv};
+}
+
+// Stage 1: per corner, everything but the sums over channels. With `targets` (a plane of
+// target_terms, not sum mode) the corners also take 1 / N and T_k's first term from it, and stage 2
+// is skipped.
 template <typename T>
 SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
-                               const T* aux, const Footprint<T>& fp, GradCorners<T>* g) {
+                               const T* aux, const Footprint<T>& fp, const TargetTerms<T>* targets,
+                               GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
     const int64_t t = fp.target(k, img.height, img.width);
@@ -403,7 +425,14 @@ SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout
     if (t < 0) continue;
     g->s[k] = corner_weight(o, w, z, g->a[k], aux, aux_layout.at(kMax, t));
     g->as[k] = g->a[k] * g->s[k];
-    g->inv[k] = o.mode == Mode::kSum ? T(1) : T(1) / normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
+    if (o.mode == Mode::kSum) {
+      g->inv[k] = T(1);
+    } else if (targets != nullptr) {
+      g->inv[k] = targets[t].inv;
+      g->tk[k] = targets[t].gd;
+    } else {
+      g->inv[k] = T(1) / normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
+    }
   }
 }
 
@@ -463,11 +492,11 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
 template <bool kAllInside, typename T, typename S>
 SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
                              const S* x, T z, const T* out, const T* aux, const T* grad_out,
-                             int64_t pixel, const Footprint<T>& fp, S* grad_x, S* grad_u,
-                             S* grad_v, S* grad_z) {
+                             const TargetTerms<T>* targets, int64_t pixel, const Footprint<T>& fp,
+                             S* grad_x, S* grad_u, S* grad_v, S* grad_z) {
   GradCorners<T> g;
-  grad_corners(o, img, aux_layout, z, aux, fp, &g);
-  if (o.mode != Mode::kSum) {  // stage 2: the normalisation's terms
+  grad_corners(o, img, aux_layout, z, aux, fp, targets, &g);
+  if (o.mode != Mode::kSum && targets == nullptr) {  // stage 2: the normalisation's terms
     T dot[kCorners] = {T(0), T(0), T(0), T(0)};
     for (int64_t c = 0; c < img.channels; ++c) {
       grad_dot_channel<kAllInside>(c * img.channel_stride, g, out, grad_out, dot);
@@ -485,14 +514,15 @@ SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& 
 template <typename T, typename S>
 SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
                                    const S* x, T z, const T* out, const T* aux, const T* grad_out,
-                                   int64_t pixel, const Footprint<T>& fp, S* grad_x, S* grad_u,
-                                   S* grad_v, S* grad_z) {
+                                   const TargetTerms<T>* targets, int64_t pixel,
+                                   const Footprint<T>& fp, S* grad_x, S* grad_u, S* grad_v,
+                                   S* grad_z) {
   if (fp.interior(img.height, img.width)) {
-    pixel_grad<true>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u, grad_v,
-                     grad_z);
+    pixel_grad<true>(o, img, aux_layout, x, z, out, aux, grad_out, targets, pixel, fp, grad_x,
+                     grad_u, grad_v, grad_z);
   } else {
-    pixel_grad<false>(o, img, aux_layout, x, z, out, aux, grad_out, pixel, fp, grad_x, grad_u,
-                      grad_v, grad_z);
+    pixel_grad<false>(o, img, aux_layout, x, z, out, aux, grad_out, targets, pixel, fp, grad_x,
+                      grad_u, grad_v, grad_z);
   }
 }
 
