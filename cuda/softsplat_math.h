@@ -13,8 +13,13 @@
 
 #if defined(__CUDACC__)
 #define SOFTSPLAT_HD __host__ __device__ __forceinline__
+#define SOFTSPLAT_HD_FLATTEN SOFTSPLAT_HD
 #else
 #define SOFTSPLAT_HD inline
+// For the backward pass's per-pixel function: left to itself, GCC stops inlining its stages into it
+// once it grows, which costs 10 % of the sum-mode backward (measured); forcing it everywhere would
+// slow the forward pass instead.
+#define SOFTSPLAT_HD_FLATTEN inline __attribute__((flatten))
 #endif
 
 namespace softsplat {
@@ -490,7 +495,7 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
 }
 
 template <bool kAllInside, typename T, typename S>
-SOFTSPLAT_HD void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
+SOFTSPLAT_HD_FLATTEN void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
                              const S* x, T z, const T* out, const T* aux, const T* grad_out,
                              const TargetTerms<T>* targets, int64_t pixel, const Footprint<T>& fp,
                              S* grad_x, S* grad_u, S* grad_v, S* grad_z) {
