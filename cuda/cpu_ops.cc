@@ -240,8 +240,8 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           Pixel& px = row[col];
           px.lands = land_pixel(p, flow + fo, col, y, &px.fp);
           if (px.lands) {
-            grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, px.fp,
-                         targets.get(), &px.g);
+            grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, out + xo,
+                         grad_out + xo, px.fp, targets.get(), &px.g);
           }
         }
         for (int64_t c = 0; c < img.channels; ++c) {

@@ -301,8 +301,8 @@ struct GradCorners {
 };
 
 // What the normalisation contributes at target pixel q, whichever source pixels land there (not sum
-// mode): 1 / N and Gd = -N' * sum_c G[q, c] * out[q, c] / N. Stage 2 below computes the same per
-// corner; a caller that can hold a plane of these computes them once per target pixel instead.
+// mode): 1 / N and Gd = -N' * sum_c G[q, c] * out[q, c] / N. A caller that can hold a plane of these
+// computes them once per target pixel; otherwise stage 1 computes them for each corner.
 template <typename T>
 struct TargetTerms {
   T inv;
@@ -319,13 +319,12 @@ SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img, co
   return TargetTerms<T>{inv, -normalizer_grad(den, o.normalize) * dot * inv};
 }
 
-// Stage 1: per corner, everything but the sums over channels. With `targets` (a plane of
-// target_terms, not sum mode) the corners also take 1 / N and T_k's first term from it, and stage 2
-// is skipped.
+// Stage 1: per corner, everything but the sums over the source pixel's channels; T_k starts from the
+// target's Gd, read from `targets` (a plane of target_terms) when the caller has one.
 template <typename T>
 SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
-                               const T* aux, const Footprint<T>& fp, const TargetTerms<T>* targets,
-                               GradCorners<T>* g) {
+                               const T* aux, const T* out, const T* grad_out, const Footprint<T>& fp,
+                               const TargetTerms<T>* targets, GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
     const int64_t t = fp.target(k, img.height, img.width);
@@ -337,11 +336,11 @@ SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout
     g->as[k] = g->a[k] * g->s[k];
     if (o.mode == Mode::kSum) {
       g->inv[k] = T(1);
-    } else if (targets != nullptr) {
-      g->inv[k] = targets[t].inv;
-      g->tk[k] = targets[t].gd;
     } else {
-      g->inv[k] = T(1) / normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
+      const TargetTerms<T> terms =
+          targets != nullptr ? targets[t] : target_terms(o, img, aux_layout, t, out, grad_out, aux);
+      g->inv[k] = terms.inv;
+      g->tk[k] = terms.gd;
     }
   }
 }
@@ -349,28 +348,7 @@ SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout
 // kAllInside in the stages below: the caller knows all four corners are inside, so the tests vanish
 // and the compiler keeps the per-corner sums in registers.
 
-// Stage 2 (not sum mode), per channel: dot[k] += G[q_k, c] * out[q_k, c].
-template <bool kAllInside = false, typename T>
-SOFTSPLAT_HD void grad_dot_channel(int64_t offset, const GradCorners<T>& g, const T* out,
-                                   const T* grad_out, T* dot) {
-  for (int k = 0; k < kCorners; ++k) {
-    if (kAllInside || g.base[k] >= 0) dot[k] += grad_out[g.base[k] + offset] * out[g.base[k] + offset];
-  }
-}
-
-// Stage 2, closing: T_k starts from Gd = -N' * dot / N.
-template <typename T>
-SOFTSPLAT_HD void grad_dot_finish(const Options& o, const Layout& aux_layout, const T* aux,
-                                  const Footprint<T>& fp, const Layout& img, const T* dot,
-                                  GradCorners<T>* g) {
-  for (int k = 0; k < kCorners; ++k) {
-    const int64_t t = fp.target(k, img.height, img.width);
-    if (t < 0) continue;
-    g->tk[k] = -normalizer_grad(aux[aux_layout.at(kDen, t)], o.normalize) * dot[k] * g->inv[k];
-  }
-}
-
-// Stage 3, per channel at `offset` (c * channel_stride): dL/dx[c], and T_k += x[c] * Gn.
+// Stage 2, per channel at `offset` (c * channel_stride): dL/dx[c], and T_k += x[c] * Gn.
 template <bool kAllInside = false, typename T>
 SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners<T>* g) {
   T grad = T(0);
@@ -383,7 +361,7 @@ SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners
   return grad;
 }
 
-// Stage 4: the flow's and the metric's gradients from the T_k.
+// Stage 3: the flow's and the metric's gradients from the T_k.
 template <bool kAllInside = false, typename T, typename S>
 SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, const GradCorners<T>& g,
                                    S* grad_u, S* grad_v, S* grad_z) {
@@ -405,14 +383,7 @@ SOFTSPLAT_HD_FLATTEN void pixel_grad(const Options& o, const Layout& img, const 
                              const TargetTerms<T>* targets, int64_t pixel, const Footprint<T>& fp,
                              S* grad_x, S* grad_u, S* grad_v, S* grad_z) {
   GradCorners<T> g;
-  grad_corners(o, img, aux_layout, z, aux, fp, targets, &g);
-  if (o.mode != Mode::kSum && targets == nullptr) {  // stage 2: the normalisation's terms
-    T dot[kCorners] = {T(0), T(0), T(0), T(0)};
-    for (int64_t c = 0; c < img.channels; ++c) {
-      grad_dot_channel<kAllInside>(c * img.channel_stride, g, out, grad_out, dot);
-    }
-    grad_dot_finish(o, aux_layout, aux, fp, img, dot, &g);
-  }
+  grad_corners(o, img, aux_layout, z, aux, out, grad_out, fp, targets, &g);
   for (int64_t c = 0; c < img.channels; ++c) {
     const int64_t offset = c * img.channel_stride;
     const int64_t at = pixel * img.pixel_stride + offset;
