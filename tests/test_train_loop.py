@@ -73,8 +73,19 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     # The metrics file reads as one run: each step once.
-    steps_logged = [int(line.split(",")[0].split(":")[1]) for line in (interrupted / "metrics.jsonl").open()]
-    assert steps_logged == list(range(1, 25))
+    assert [r["step"] for r in read_metrics(interrupted / "metrics.jsonl")] == list(range(1, 25))
+
+
+def assert_trained_alike(one, two):
+    """The runs in folders `one` and `two` trained the same model on the same batches."""
+    # The first step sees the same weights and data: the same loss up to summation order.
+    losses = [read_metrics(run / "metrics.jsonl")[0]["loss"] for run in (one, two)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+    # Adam steps by about lr per weight whatever the gradient's size, so where a gradient is nearly 0 its
+    # rounding can move a weight by a fraction of lr (1e-4): weights agree to a fifth of one step.
+    a, b = flat(weights(one)), flat(weights(two))
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=key)
 
 
 def test_data_parallel_on_two_devices_matches_one(tmp_path):
@@ -84,14 +95,7 @@ def test_data_parallel_on_two_devices_matches_one(tmp_path):
         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )  # fmt: skip
     assert "devices 1," in one and "devices 2," in two
-    # The first step sees the same weights and data: the same loss up to summation order.
-    losses = [read_metrics(tmp_path / run / "metrics.jsonl")[0]["loss"] for run in ("one", "two")]
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
-    # Adam steps by about lr per weight whatever the gradient's size, so where a gradient is nearly 0 its
-    # rounding can move a weight by a fraction of lr (1e-4): weights agree to a fifth of one step.
-    a, b = flat(weights(tmp_path / "one")), flat(weights(tmp_path / "two"))
-    for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=key)
+    assert_trained_alike(tmp_path / "one", tmp_path / "two")
 
 
 def test_two_processes_through_jax_distributed_match_one(tmp_path):
@@ -112,11 +116,7 @@ def test_two_processes_through_jax_distributed_match_one(tmp_path):
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert all("devices 2, processes 2" in output for output in outputs), outputs
     run_tiny(tmp_path / "one", *settings)
-    losses = [read_metrics(tmp_path / run / "metrics.jsonl")[0]["loss"] for run in ("one", "two")]
-    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
-    a, b = flat(weights(tmp_path / "one")), flat(weights(tmp_path / "two"))
-    for key in a:
-        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=key)
+    assert_trained_alike(tmp_path / "one", tmp_path / "two")
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir() if p.name.isdigit()) == ["2", "4"]
 
 

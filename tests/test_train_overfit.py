@@ -2,14 +2,13 @@
 two generated triplets read from a Vimeo-90k-style folder to > 40 dB, and the weights it leaves behind
 reproduce that through `--model RUN_DIR` (the path users take) and through the run's own validation."""
 
-import json
-
 import numpy as np
 
 from jax_softsplat.cli import main
 from jax_softsplat.data import to_uint8
 from jax_softsplat.interpolation import load_interpolator
 from jax_softsplat.metrics import psnr
+from jax_softsplat.train.metrics import read_metrics
 from jax_softsplat.train.sources import VimeoTriplets
 from media import make_vimeo
 
@@ -26,8 +25,7 @@ def test_the_full_network_overfits_two_triplets_beyond_40_db(tmp_path):
     command = ["train", "--run-dir", str(run), "--data", str(data), "--val", str(data), "--steps", "450"]
     assert main([*command, "--no-progress", *[arg for s in settings for arg in ("--set", s)]]) == 0
 
-    records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
-    validation = [r for r in records if "val_psnr" in r]
+    validation = [r for r in read_metrics(run / "metrics.jsonl") if "val_psnr" in r]
     assert validation and validation[-1]["val_count"] == 2 and validation[-1]["val_psnr"] > 40.0, validation
 
     interpolate = load_interpolator(str(run))

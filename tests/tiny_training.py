@@ -5,7 +5,6 @@ With TINY_COORDINATOR=host:port, TINY_PROCESSES=N and TINY_PROCESS_ID=I it is on
 multi-host run, joined through jax.distributed as `jax-softsplat train --coordinator ...` joins them."""
 
 import os
-
 import sys
 from pathlib import Path
 

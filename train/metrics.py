@@ -10,10 +10,10 @@ class MetricsLog:
     """Appends {"step", "time", **values} lines; flushed per line so a killed run keeps what it logged.
 
     On resume, lines past the resumed step (logged after the last checkpoint of the interrupted run) are
-    dropped first, so the file reads as one run; TensorBoard is told to purge the same events.
-    `tensorboard`: the folder for event files, or None for none."""
+    dropped first, so the file reads as one run; TensorBoard (event files in the folder `tensorboard`)
+    is told to purge the same events."""
 
-    def __init__(self, path, *, resume_step: int | None = None, tensorboard=None):
+    def __init__(self, path, tensorboard, *, resume_step: int | None = None):
         from tensorboardX import SummaryWriter
 
         self.path = Path(path)
@@ -22,21 +22,19 @@ class MetricsLog:
             self.path.write_text("".join(line + "\n" for line in kept))
         self.file = open(self.path, "a")
         purge = resume_step + 1 if resume_step else None  # a fresh run (step 0) has nothing to purge
-        self.events = None if tensorboard is None else SummaryWriter(str(tensorboard), purge_step=purge)
+        self.events = SummaryWriter(str(tensorboard), purge_step=purge)
 
     def write(self, step: int, **values) -> None:
         record = {"step": step, "time": round(time.time(), 3), **{k: float(v) for k, v in values.items()}}
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
-        if self.events is not None:
-            for name, value in values.items():
-                self.events.add_scalar(name, float(value), step)
-            self.events.flush()  # a killed run keeps these too
+        for name, value in values.items():
+            self.events.add_scalar(name, float(value), step)
+        self.events.flush()  # a killed run keeps these too
 
     def close(self) -> None:
         self.file.close()
-        if self.events is not None:
-            self.events.close()
+        self.events.close()
 
 
 def _step(line: str) -> int:

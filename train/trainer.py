@@ -156,11 +156,11 @@ class Trainer:
             log.info("resumed %s at step %d", self.run_dir, start)
         if self.is_main:
             config.save(self.run_dir / "config.json")
-        metrics_log = None
-        if self.is_main:
-            metrics_log = MetricsLog(
-                self.run_dir / "metrics.jsonl", resume_step=start, tensorboard=self.run_dir / "tensorboard"
-            )
+        metrics_log = (
+            MetricsLog(self.run_dir / "metrics.jsonl", self.run_dir / "tensorboard", resume_step=start)
+            if self.is_main
+            else None
+        )
         bar = tqdm(total=config.steps, initial=start, disable=not (progress and self.is_main), unit="step")
         last, window_start, window_steps = {}, time.perf_counter(), 0
         try:
