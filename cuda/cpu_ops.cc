@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,10 +77,28 @@ int threads_for(const Layout& img) {
 
 // Where source pixel (col, y) of one image lands, its flow read from `flow` (that image's).
 template <typename T, typename S>
-bool land_pixel(const Problem& p, const S* flow, int64_t col, int64_t y, Footprint<T>* fp) {
+SOFTSPLAT_ALWAYS_INLINE bool land_pixel(const Problem& p, const S* flow, int64_t col, int64_t y, Footprint<T>* fp) {
   const int64_t pixel = y * p.image.width + col;
   return land<T>(col, y, widen(flow[p.flow.at(0, pixel)]), widen(flow[p.flow.at(1, pixel)]),
                  p.image.height, p.image.width, fp);
+}
+
+// Calls fn(std::integral_constant<int, C>) for the small channel counts pixel-by-pixel loops see most
+// (masks, flows, RGB, RGBA), so that they unroll over channels; fn(integral_constant<int, 0>) otherwise.
+template <typename Fn>
+void with_channel_count(int64_t channels, Fn fn) {
+  switch (channels) {
+    case 1:
+      return fn(std::integral_constant<int, 1>());
+    case 2:
+      return fn(std::integral_constant<int, 2>());
+    case 3:
+      return fn(std::integral_constant<int, 3>());
+    case 4:
+      return fn(std::integral_constant<int, 4>());
+    default:
+      return fn(std::integral_constant<int, 0>());
+  }
 }
 
 // Channel planes (NCHW) with four channels or more: the kernels then work plane by plane per row.
@@ -107,6 +126,24 @@ Bands plan_bands(const Problem& p, const S* flow, int threads) {
   const int64_t reach = static_cast<int64_t>(*std::max_element(largest.begin(), largest.end())) + 1;
   const int64_t per_phase = std::min(kMaxBandsPerPhase, img.height / (4 * reach));
   return Bands{per_phase >= 1 ? 2 * per_phase : 1, img.height};
+}
+
+// Divides a row of one channel plane by the normalizers of its weight sums, both contiguous: with the
+// kind of normalizer fixed per loop, the compiler vectorises the division (pixel by pixel across the
+// planes of three channels took five times as long).
+template <typename T>
+void normalize_row(Normalize n, const T* den, T* values, int64_t count) {
+  const auto row = [&](auto kind) {
+    for (int64_t i = 0; i < count; ++i) values[i] /= normalizer(den[i], decltype(kind)::value);
+  };
+  switch (n) {
+    case Normalize::kZeroEps:
+      return row(std::integral_constant<Normalize, Normalize::kZeroEps>());
+    case Normalize::kClipEps:
+      return row(std::integral_constant<Normalize, Normalize::kClipEps>());
+    default:
+      return row(std::integral_constant<Normalize, Normalize::kAddEps>());
+  }
 }
 
 // T: the type computed and accumulated in (float or double); S: the type x, flow and metric are
@@ -173,18 +210,21 @@ void forward(const Problem& p, const S* x, const S* flow, const S* metric, T* ou
         }
       });
     } else {
-      run_bands(bands, threads, [&](int64_t y) {
-        for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
-          splat_pixel(o, img, p.aux, xn, z, pixel, fp, on, an, add);
+      with_channel_count(img.channels, [&](auto channels) {
+        run_bands(bands, threads, [&](int64_t y) {
+          for_each_landing(y, [&](int64_t pixel, T z, const Footprint<T>& fp) {
+            splat_pixel<decltype(channels)::value>(o, img, p.aux, xn, z, pixel, fp, on, an, add);
+          });
         });
       });
     }
     if (o.mode != Mode::kSum) {
       run_rows(img.height, threads, [&](int64_t y) {
         const int64_t begin = y * img.width, end = (y + 1) * img.width;
-        if (planar(img)) {
+        if (img.pixel_stride == 1) {
+          const T* den = an + p.aux.at(kDen, begin);
           for (int64_t c = 0; c < img.channels; ++c) {
-            for (int64_t t = begin; t < end; ++t) normalize_value(o, p.aux, t, an, on + img.at(c, t));
+            normalize_row(o.normalize, den, on + img.at(c, begin), img.width);
           }
         } else {
           for (int64_t t = begin; t < end; ++t) normalize_pixel(o, img, p.aux, t, on, an);
@@ -210,10 +250,13 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
     const int64_t ao = n * p.aux.image_size();
     const int threads = threads_for(img);
     if (targets) {
-      run_rows(img.height, threads, [&](int64_t y) {
-        for (int64_t t = y * img.width; t < (y + 1) * img.width; ++t) {
-          targets[t] = target_terms(o, img, p.aux, t, out + xo, grad_out + xo, aux + ao);
-        }
+      with_channel_count(img.channels, [&](auto channels) {
+        run_rows(img.height, threads, [&](int64_t y) {
+          for (int64_t t = y * img.width; t < (y + 1) * img.width; ++t) {
+            targets[t] = target_terms<decltype(channels)::value>(o, img, p.aux, t, out + xo,
+                                                                 grad_out + xo, aux + ao);
+          }
+        });
       });
     }
     // Gradient pointers and metric of one source pixel.
@@ -263,18 +306,20 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
       });
       continue;
     }
-    run_rows(img.height, threads, [&](int64_t y) {
+    with_channel_count(img.channels, [&](auto channels) {
+     run_rows(img.height, threads, [&](int64_t y) {
       for (int64_t col = 0; col < img.width; ++col) {
         const int64_t pixel = y * img.width + col;
         Footprint<T> fp;
         if (land_pixel(p, flow + fo, col, y, &fp)) {
-          splat_pixel_grad(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
+          splat_pixel_grad<decltype(channels)::value>(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
                            targets.get(), pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel),
                            grad_z(pixel));
         } else {
           zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
         }
       }
+     });
     });
   }
 }
