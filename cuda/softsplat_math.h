@@ -236,12 +236,21 @@ template <int kChannels = 0, typename T, typename S, typename Add>
 SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
                               const S* x, T z, int64_t pixel, const Footprint<T>& fp, T* out,
                               T* aux, Add add) {
-  if (!o.stable && fp.interior(img.height, img.width)) {
+  if (fp.interior(img.height, img.width)) {
     // All four corners inside, the common case: the same products as below, without the per-corner
     // bounds tests and index arithmetic.
-    const T w = source_weight(o, z);
-    const T s[kCorners] = {fp.weight(0) * w, fp.weight(1) * w, fp.weight(2) * w, fp.weight(3) * w};
     const int64_t t = fp.y0 * img.width + fp.x0;
+    T s[kCorners];
+    if (o.stable) {
+      for (int k = 0; k < kCorners; ++k) {
+        const T a = fp.weight(k);
+        const int64_t corner = t + corner_dy(k) * img.width + corner_dx(k);
+        s[k] = a * corner_weight(o, T(0), z, a, aux, aux_layout.at(kMax, corner));
+      }
+    } else {
+      const T w = source_weight(o, z);
+      for (int k = 0; k < kCorners; ++k) s[k] = fp.weight(k) * w;
+    }
     if (o.mode != Mode::kSum) {
       T* den = aux + aux_layout.at(kDen, t);
       const int64_t right = aux_layout.pixel_stride;
