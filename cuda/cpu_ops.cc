@@ -236,7 +236,7 @@ void forward(const Problem& p, const S* x, const S* flow, const S* metric, T* ou
 
 template <typename T, typename S>
 void backward(const Problem& p, const S* x, const S* flow, const S* metric, const T* out,
-              const T* aux, const T* grad_out, S* grad_x, S* grad_flow, S* grad_metric) {
+              const T* aux, const S* grad_out, S* grad_x, S* grad_flow, S* grad_metric) {
   const Layout& img = p.image;
   const Options& o = p.options;
   // The normalisation's terms of each target pixel, computed once before the source pixels that
@@ -337,7 +337,7 @@ ffi::Error backward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flo
                           ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x, ffi::AnyBuffer grad_flow,
                           ffi::AnyBuffer grad_metric) {
   backward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux),
-           data<T>(grad_out), data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
+           data<S>(grad_out), data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return ffi::Error::Success();
 }
 

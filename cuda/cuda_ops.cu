@@ -98,7 +98,7 @@ __global__ void normalize_kernel(Problem p, T* out, const T* aux) {
 
 template <typename T, typename S>
 __global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* metric, const T* out,
-                                const T* aux, const T* grad_out, S* grad_x, S* grad_flow,
+                                const T* aux, const S* grad_out, S* grad_x, S* grad_flow,
                                 S* grad_metric) {
   SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
     const PixelIndex at = pixel_index(p.image, i);
@@ -169,7 +169,7 @@ ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer 
   const int64_t work = p.batch * p.image.pixels();
   if (work == 0) return ffi::Error::Success();
   backward_kernel<T, S><<<blocks_for(work), kThreads, 0, stream>>>(
-      p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<T>(grad_out),
+      p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<S>(grad_out),
       data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return last_cuda_error("backward launch");
 }

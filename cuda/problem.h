@@ -45,8 +45,8 @@ inline ffi::Error read_options(int32_t mode, int32_t normalize, bool stable, Opt
 }
 
 // The dtypes of a call: x, flow and metric, and their gradients, are stored in one of float32,
-// float64, bfloat16 and float16; out, aux and grad_out are in the type the kernels compute and
-// accumulate in: float64 for float64 inputs, else float32.
+// float64, bfloat16 and float16, and so is grad_out (the cotangent of an output in x's dtype); out and
+// aux are in the type the kernels compute and accumulate in: float64 for float64 inputs, else float32.
 inline bool supported_input(ffi::DataType t) {
   return t == ffi::F32 || t == ffi::F64 || t == ffi::BF16 || t == ffi::F16;
 }
@@ -162,7 +162,7 @@ inline ffi::Error describe_backward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::
     int64_t channels;
     const char* name;
     ffi::DataType dtype;
-  } checks[] = {{grad_out, p->image.channels, "grad_out", compute_type(x.element_type())},
+  } checks[] = {{grad_out, p->image.channels, "grad_out", x.element_type()},
                 {grad_x, p->image.channels, "grad_x", x.element_type()},
                 {grad_flow, 2, "grad_flow", x.element_type()},
                 {grad_metric, p->metric.channels, "grad_metric", x.element_type()}};

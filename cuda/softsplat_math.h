@@ -327,23 +327,23 @@ struct TargetTerms {
   T gd;
 };
 
-template <int kChannels = 0, typename T>
+template <int kChannels = 0, typename T, typename S>
 SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img, const Layout& aux_layout,
-                                         int64_t t, const T* out, const T* grad_out, const T* aux) {
+                                         int64_t t, const T* out, const S* grad_out, const T* aux) {
   const T den = aux[aux_layout.at(kDen, t)];
   const T inv = T(1) / normalizer(den, o.normalize);
   T dot = T(0);
   for (int64_t c = 0; c < (kChannels > 0 ? kChannels : img.channels); ++c) {
-    dot += grad_out[img.at(c, t)] * out[img.at(c, t)];
+    dot += T(widen(grad_out[img.at(c, t)])) * out[img.at(c, t)];
   }
   return TargetTerms<T>{inv, -normalizer_grad(den, o.normalize) * dot * inv};
 }
 
 // Stage 1: per corner, everything but the sums over the source pixel's channels; T_k starts from the
 // target's Gd, read from `targets` (a plane of target_terms) when the caller has one.
-template <bool kAllInside = false, typename T>
+template <bool kAllInside = false, typename T, typename S>
 SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
-                               const T* aux, const T* out, const T* grad_out, const Footprint<T>& fp,
+                               const T* aux, const T* out, const S* grad_out, const Footprint<T>& fp,
                                const TargetTerms<T>* targets, GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
@@ -370,12 +370,12 @@ SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout
 // and the compiler keeps the per-corner sums in registers.
 
 // Stage 2, per channel at `offset` (c * channel_stride): dL/dx[c], and T_k += x[c] * Gn.
-template <bool kAllInside = false, typename T>
-SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const T* grad_out, GradCorners<T>* g) {
+template <bool kAllInside = false, typename T, typename S>
+SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const S* grad_out, GradCorners<T>* g) {
   T grad = T(0);
   for (int k = 0; k < kCorners; ++k) {
     if (!kAllInside && g->base[k] < 0) continue;
-    const T gn = grad_out[g->base[k] + offset] * g->inv[k];
+    const T gn = T(widen(grad_out[g->base[k] + offset])) * g->inv[k];
     grad += g->as[k] * gn;
     g->tk[k] += xc * gn;
   }
@@ -400,7 +400,7 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
 
 template <bool kAllInside, int kChannels, typename T, typename S>
 SOFTSPLAT_HD_FLATTEN void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                             const S* x, T z, const T* out, const T* aux, const T* grad_out,
+                             const S* x, T z, const T* out, const T* aux, const S* grad_out,
                              const TargetTerms<T>* targets, int64_t pixel, const Footprint<T>& fp,
                              S* grad_x, S* grad_u, S* grad_v, S* grad_z) {
   GradCorners<T> g;
@@ -415,7 +415,7 @@ SOFTSPLAT_HD_FLATTEN void pixel_grad(const Options& o, const Layout& img, const 
 
 template <int kChannels = 0, typename T, typename S>
 SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                                   const S* x, T z, const T* out, const T* aux, const T* grad_out,
+                                   const S* x, T z, const T* out, const T* aux, const S* grad_out,
                                    const TargetTerms<T>* targets, int64_t pixel,
                                    const Footprint<T>& fp, S* grad_x, S* grad_u, S* grad_v,
                                    S* grad_z) {

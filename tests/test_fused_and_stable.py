@@ -7,6 +7,7 @@ import pytest
 from jax.test_util import check_grads
 
 import jax_softsplat
+from jax_softsplat.splat import _splat
 from helpers import OPERATOR, REFERENCE, call, random_inputs
 
 COMPOSED = jax_softsplat.softsplat_composed
@@ -146,30 +147,37 @@ def test_mixed_half_and_float32_inputs_compute_in_float32():
     np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray(exact.astype(jnp.bfloat16), np.float32))
 
 
+def _half_values(rng, size, dtype, exponents):
+    """Random values of `dtype`: random sign and mantissa bits, exponents drawn from `exponents`."""
+    values = (rng.uniform(1, 2, size) * 2.0 ** rng.integers(*exponents, size)).astype(np.float32)
+    values *= rng.choice([-1, 1], size)
+    return jnp.asarray(values, dtype)
+
+
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
 def test_half_gradients_are_rounded_in_the_kernel_as_xla_rounds(dtype):
-    """The backward kernel writes half-precision gradients itself. With zero flow in sum mode dL/dx is
-    the float32 cotangent, rounded once: it must match XLA's convert on every kind of value (random
-    bit patterns over all exponents, exact ties, float16's subnormal range and overflow)."""
-    from jax_softsplat.splat import _splat
-
+    """The backward kernel writes half-precision gradients itself, rounding the float32 it computes in.
+    For a batch of 1x1 images in sum mode with zero flow, dL/du is -x * g: the product of two half
+    values, exact in float32 (16 or 22 significant bits), which the kernel rounds once. It must match
+    XLA's convert on every kind of value: all exponents, exact ties, float16's subnormal range and
+    overflow to inf."""
     rng = np.random.default_rng(38)
-    bits = rng.integers(0, 2**32, size=4096, dtype=np.uint64).astype(np.uint32)
-    low_bits = 0x8000 if dtype == jnp.bfloat16 else 0x1000  # half of the last kept bit
-    ties = rng.random(bits.size) < 0.3
-    bits[ties] = (bits[ties] & ~np.uint32(2 * low_bits - 1)) | np.uint32(low_bits)
-    values = bits.view(np.float32)
+    size = 16384
+    exponents = (-60, 60) if dtype == jnp.bfloat16 else (-14, 14)  # products reach past 65504
+    x, g = (_half_values(rng, size, dtype, exponents) for _ in range(2))
+    product = np.asarray(x, np.float32) * np.asarray(g, np.float32)
     # float32 subnormals are left out: XLA runs custom calls with them flushed to zero (as its own
-    # arithmetic does), so dL/dx is 0 there whatever the dtype.
-    values = values[np.isfinite(values) & (np.abs(values) >= np.finfo(np.float32).tiny)]
-    if dtype == jnp.float16:  # most random exponents are far outside float16: add its own range
-        scale = 2.0 ** rng.uniform(-26, 17, values.size)
-        values = np.concatenate([values, (rng.standard_normal(values.size) * scale).astype(np.float32)])
-    cotangent = jnp.asarray(values.reshape(1, 1, 1, -1))
-    x = jnp.zeros(cotangent.shape, dtype)
-    flow = jnp.zeros((1, 2, 1, cotangent.shape[-1]), dtype)
-    no_metric = jnp.zeros((1, 0, 1, cotangent.shape[-1]), dtype)
-    _, pullback = jax.vjp(lambda x: _splat(x, flow, no_metric, "sum", "addeps", False, False), x)
-    (grad_x,) = pullback(cotangent)
-    assert grad_x.dtype == dtype
-    np.testing.assert_array_equal(np.asarray(grad_x, np.float32), np.asarray(cotangent.astype(dtype), np.float32))
+    # arithmetic does), so dL/du is 0 there whatever the dtype.
+    assert np.all(np.isfinite(product)) and np.all(np.abs(product) >= np.finfo(np.float32).tiny)
+    kept = 8 if dtype == jnp.bfloat16 else 11  # significant bits of the half type
+    mantissa = np.frexp(product)[0] * 2.0 ** (kept + 1)
+    assert np.sum((mantissa == np.floor(mantissa)) & (mantissa % 2 == 1)) > 0, "no exact ties"
+    shape = (size, 1, 1, 1)
+    x, g = x.reshape(shape), g.reshape(shape)
+    flow = jnp.zeros((size, 2, 1, 1), dtype)
+    no_metric = jnp.zeros((size, 0, 1, 1), dtype)
+    _, pullback = jax.vjp(lambda flow: _splat(x, flow, no_metric, "sum", "addeps", False, False), flow)
+    (grad_flow,) = pullback(g)
+    assert grad_flow.dtype == dtype
+    expected = jnp.asarray(-product).astype(dtype)
+    np.testing.assert_array_equal(np.asarray(grad_flow[:, 0, 0, 0], np.float32), np.asarray(expected, np.float32))
