@@ -77,7 +77,8 @@ int threads_for(const Layout& img) {
 
 // Where source pixel (col, y) of one image lands, its flow read from `flow` (that image's).
 template <typename T, typename S>
-SOFTSPLAT_ALWAYS_INLINE bool land_pixel(const Problem& p, const S* flow, int64_t col, int64_t y, Footprint<T>* fp) {
+SOFTSPLAT_ALWAYS_INLINE bool land_pixel(const Problem& p, const S* flow, int64_t col, int64_t y,
+                                        Footprint<T>* fp) {
   const int64_t pixel = y * p.image.width + col;
   return land<T>(col, y, widen(flow[p.flow.at(0, pixel)]), widen(flow[p.flow.at(1, pixel)]),
                  p.image.height, p.image.width, fp);
@@ -307,19 +308,19 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
       continue;
     }
     with_channel_count(img.channels, [&](auto channels) {
-     run_rows(img.height, threads, [&](int64_t y) {
-      for (int64_t col = 0; col < img.width; ++col) {
-        const int64_t pixel = y * img.width + col;
-        Footprint<T> fp;
-        if (land_pixel(p, flow + fo, col, y, &fp)) {
-          splat_pixel_grad<decltype(channels)::value>(o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
-                           targets.get(), pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel),
-                           grad_z(pixel));
-        } else {
-          zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+      run_rows(img.height, threads, [&](int64_t y) {
+        for (int64_t col = 0; col < img.width; ++col) {
+          const int64_t pixel = y * img.width + col;
+          Footprint<T> fp;
+          if (land_pixel(p, flow + fo, col, y, &fp)) {
+            splat_pixel_grad<decltype(channels)::value>(
+                o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
+                targets.get(), pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+          } else {
+            zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+          }
         }
-      }
-     });
+      });
     });
   }
 }
