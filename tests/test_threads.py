@@ -64,3 +64,31 @@ def test_layouts_give_bit_identical_results(mode, channels):
         results[layout] = values if layout == "NCHW" else [np.moveaxis(a, -1, 1) for a in values]
     for a, b in zip(results["NCHW"], results["NHWC"]):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("mode", ["sum", "avg", "linear", "soft"])
+def test_compile_time_channel_counts_compute_what_the_generic_loop_computes(mode, channels):
+    """The CPU kernel fixes C = 1-4 at compile time; the CUDA kernel runs the loop over any C.
+
+    Padding with zero channels (C + 5, past the fixed counts) sends the same problem through that
+    generic loop: the real channels' values and every gradient must come out bit for bit the same,
+    so the CPU tests of the fixed counts vouch for the arithmetic the GPU runs.
+    """
+    x, flow, metric = random_inputs(np.random.default_rng(42), n=2, c=channels, h=9, w=11, layout="NHWC")
+    if mode == "linear":
+        metric = np.abs(metric) + 0.1
+    padded = np.concatenate([x, np.zeros((*x.shape[:-1], 5), x.dtype)], axis=-1)
+    cotangent = np.cos(np.arange(x.size, dtype=np.float32)).reshape(x.shape)
+    padded_cotangent = np.concatenate([cotangent, np.zeros_like(padded[..., channels:])], axis=-1)
+
+    def run(x, cotangent):
+        fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, "NHWC")  # noqa: E731
+        out, pullback = jax.vjp(fn, x, flow, metric)
+        return [np.asarray(a) for a in (out, *pullback(cotangent))]
+
+    fixed = run(x, cotangent)
+    generic = run(padded, padded_cotangent)
+    generic[0], generic[1] = generic[0][..., :channels], generic[1][..., :channels]
+    for a, b in zip(fixed, generic):
+        assert np.array_equal(a, b)
