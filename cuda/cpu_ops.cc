@@ -5,12 +5,14 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "handlers.h"
 #include "problem.h"
+#include "scratch.h"
 #include "softsplat_math.h"
 #include "threads.h"
 
@@ -237,13 +239,10 @@ void forward(const Problem& p, const S* x, const S* flow, const S* metric, T* ou
 
 template <typename T, typename S>
 void backward(const Problem& p, const S* x, const S* flow, const S* metric, const T* out,
-              const T* aux, const S* grad_out, S* grad_x, S* grad_flow, S* grad_metric) {
+              const T* aux, const S* grad_out, S* grad_x, S* grad_flow, S* grad_metric,
+              TargetTerms<T>* targets) {
   const Layout& img = p.image;
   const Options& o = p.options;
-  // The normalisation's terms of each target pixel, computed once before the source pixels that
-  // land there use them (up to four times each, and in the planar path once per channel pass).
-  std::unique_ptr<TargetTerms<T>[]> targets;
-  if (o.mode != Mode::kSum) targets.reset(new TargetTerms<T>[img.pixels()]);
   for (int64_t n = 0; n < p.batch; ++n) {
     const int64_t xo = n * img.image_size();
     const int64_t fo = n * p.flow.image_size();
@@ -285,7 +284,7 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           px.lands = land_pixel(p, flow + fo, col, y, &px.fp);
           if (px.lands) {
             grad_corners(o, img, p.aux, metric_at(y * img.width + col), aux + ao, out + xo,
-                         grad_out + xo, px.fp, targets.get(), &px.g);
+                         grad_out + xo, px.fp, targets, &px.g);
           }
         }
         for (int64_t c = 0; c < img.channels; ++c) {
@@ -315,7 +314,7 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           if (land_pixel(p, flow + fo, col, y, &fp)) {
             splat_pixel_grad<decltype(channels)::value>(
                 o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
-                targets.get(), pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+                targets, pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
           } else {
             zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
           }
@@ -337,8 +336,21 @@ ffi::Error backward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flo
                           ffi::AnyBuffer metric, ffi::AnyBuffer out, ffi::AnyBuffer aux,
                           ffi::AnyBuffer grad_out, ffi::AnyBuffer grad_x, ffi::AnyBuffer grad_flow,
                           ffi::AnyBuffer grad_metric) {
+  // The normalisation's terms of each target pixel, computed once before the source pixels that
+  // land there use them (up to four times each, and in the planar path once per channel pass).
+  Scratch<TargetTerms<T>> targets;
+  if (p.options.mode != Mode::kSum) {
+    targets = make_scratch<TargetTerms<T>>(p.image.pixels());
+    if (!targets) {
+      return ffi::Error(ffi::ErrorCode::kResourceExhausted,
+                        "softsplat backward: no memory for the " +
+                            std::to_string(p.image.pixels() * sizeof(TargetTerms<T>)) +
+                            "-byte plane of per-target terms");
+    }
+  }
   backward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux),
-           data<S>(grad_out), data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
+           data<S>(grad_out), data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric),
+           targets.get());
   return ffi::Error::Success();
 }
 

@@ -105,3 +105,22 @@ def test_same_result_from_run_to_run():
     first = np.asarray(f(x, flow, metric))
     for _ in range(3):
         np.testing.assert_array_equal(np.asarray(f(x, flow, metric)), first)
+
+
+def test_image_large_enough_for_huge_page_scratch_matches_reference():
+    """From 32 MiB the backward pass's plane of per-target terms (8 bytes a pixel in float32) is
+    allocated apart, in huge pages: 2048 x 2100 pixels take that path."""
+    x, flow, metric = random_inputs(np.random.default_rng(7), n=1, c=1, h=2048, w=2100)
+
+    def vjp(fn):
+        def f(x, flow, metric):
+            out, pullback = jax.vjp(lambda *a: call(fn, *a, "soft"), x, flow, metric)
+            return out, pullback(jnp.cos(jnp.arange(out.size, dtype=out.dtype)).reshape(out.shape))
+
+        return jax.jit(f)(x, flow, metric)
+
+    out, grads = vjp(OPERATOR)
+    ref_out, ref_grads = vjp(REFERENCE)
+    assert_close(out, ref_out, 1e-5)
+    for g, ref_g in zip(grads, ref_grads):
+        assert_close(g, ref_g, 1e-4)
