@@ -31,7 +31,9 @@ SAN := .venv/sanitize
 OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py tests/test_gradients.py \
 	tests/test_bad_input.py tests/test_fused_and_stable.py tests/test_threads.py tests/test_properties.py
 # Python itself is not instrumented, so the sanitizer runtimes are preloaded; leak checking is off
-# because the interpreter keeps its allocations until exit by design.
+# because the interpreter keeps its allocations until exit by design. pytest then captures only
+# Python's streams (--capture=sys): a sanitizer's report is written to file descriptor 2 just before
+# it aborts, and with pytest's default capture of that descriptor the report died with the process.
 SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
@@ -54,7 +56,8 @@ test-old: install-old
 	SOFTSPLAT_EXPECT_CUDA=0 $(OLD)/bin/pytest $(PYTEST_ARGS)
 
 sanitize: install-sanitize
-	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA=0 $(SAN)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) $(OPERATOR_TESTS)
+	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA=0 $(SAN)/bin/pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS) \
+		$(OPERATOR_TESTS)
 
 install-new:
 	@test -x $(NEW)/bin/python || $(PYTHON_NEW) -m venv $(NEW)

@@ -30,13 +30,12 @@ Scratch<V> make_scratch(size_t count) {
   // Below this glibc serves the request from memory it keeps between calls, so huge pages buy nothing.
   constexpr size_t kLarge = size_t(32) << 20;
   constexpr size_t kHugePage = size_t(2) << 20;
-  size_t bytes = count * sizeof(V);
+  const size_t needed = count * sizeof(V);
   size_t align = alignof(V) > alignof(std::max_align_t) ? alignof(V) : alignof(std::max_align_t);
-  if (bytes >= kLarge) {
-    align = kHugePage;
-    bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;  // aligned_alloc wants a multiple
-  }
-  void* memory = std::aligned_alloc(align, bytes == 0 ? align : bytes);
+  if (needed >= kLarge) align = kHugePage;
+  // aligned_alloc takes a size that is a multiple of the alignment, and not zero.
+  const size_t bytes = needed == 0 ? align : (needed + align - 1) / align * align;
+  void* memory = std::aligned_alloc(align, bytes);
   if (memory == nullptr) return nullptr;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   // Advice only: where the kernel has huge pages off, it is refused and nothing changes.
