@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
-#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>

@@ -15,16 +15,24 @@ def restore_threads():
     jax_softsplat.set_num_threads(before)
 
 
+def output_and_grads(mode, layout, x, flow, metric, cotangent):
+    """The operator's output and its VJP with `cotangent`, as numpy arrays."""
+    fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, layout)  # noqa: E731
+    out, pullback = jax.vjp(fn, x, flow, metric)
+    return [np.asarray(a) for a in (out, *pullback(cotangent))]
+
+
+def cosines(shape):
+    return np.cos(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape)
+
+
 def run(mode, threads, flow_scale, layout):
     # 96 x 256 x 4 channels is above the size where the kernel starts threads.
     x, flow, metric = random_inputs(
         np.random.default_rng(40), n=1, c=4, h=96, w=256, layout=layout, flow_scale=flow_scale
     )
     jax_softsplat.set_num_threads(threads)
-    fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, layout)  # noqa: E731
-    out, pullback = jax.vjp(fn, x, flow, metric)
-    grads = pullback(np.cos(np.arange(out.size, dtype=np.float32)).reshape(out.shape))
-    return [np.asarray(a) for a in (out, *grads)]
+    return output_and_grads(mode, layout, x, flow, metric, cosines(x.shape))
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
@@ -54,13 +62,10 @@ def test_layouts_give_bit_identical_results(mode, channels):
     nhwc = [np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (x, flow, metric)]
     results = {}
     for layout, arrays in (("NCHW", (x, flow, metric)), ("NHWC", nhwc)):
-        fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, layout)  # noqa: E731
-        out, pullback = jax.vjp(fn, *arrays)
-        cotangent = np.cos(np.arange(out.size, dtype=np.float32)).reshape(x.shape)
+        cotangent = cosines(x.shape)
         if layout == "NHWC":
             cotangent = np.ascontiguousarray(np.moveaxis(cotangent, 1, -1))
-        grads = pullback(cotangent)
-        values = [np.asarray(a) for a in (out, *grads)]
+        values = output_and_grads(mode, layout, *arrays, cotangent)
         results[layout] = values if layout == "NCHW" else [np.moveaxis(a, -1, 1) for a in values]
     for a, b in zip(results["NCHW"], results["NHWC"]):
         assert np.array_equal(a, b)
@@ -79,16 +84,10 @@ def test_compile_time_channel_counts_compute_what_the_generic_loop_computes(mode
     if mode == "linear":
         metric = np.abs(metric) + 0.1
     padded = np.concatenate([x, np.zeros((*x.shape[:-1], 5), x.dtype)], axis=-1)
-    cotangent = np.cos(np.arange(x.size, dtype=np.float32)).reshape(x.shape)
+    cotangent = cosines(x.shape)
     padded_cotangent = np.concatenate([cotangent, np.zeros_like(padded[..., channels:])], axis=-1)
-
-    def run(x, cotangent):
-        fn = lambda x, flow, metric: call(OPERATOR, x, flow, metric, mode, "NHWC")  # noqa: E731
-        out, pullback = jax.vjp(fn, x, flow, metric)
-        return [np.asarray(a) for a in (out, *pullback(cotangent))]
-
-    fixed = run(x, cotangent)
-    generic = run(padded, padded_cotangent)
+    fixed = output_and_grads(mode, "NHWC", x, flow, metric, cotangent)
+    generic = output_and_grads(mode, "NHWC", padded, flow, metric, padded_cotangent)
     generic[0], generic[1] = generic[0][..., :channels], generic[1][..., :channels]
     for a, b in zip(fixed, generic):
         assert np.array_equal(a, b)
