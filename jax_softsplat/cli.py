@@ -119,9 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from jax_softsplat.extras import missing_extra
+
     try:
+        args = build_parser().parse_args(argv)
         args.run(args)
+    except ImportError as error:  # an optional extra is not installed: say which one brings it
+        message = missing_extra(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:  # bad input: the message names the option, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
