@@ -7,8 +7,8 @@
 // split between threads without any planning. It computes what the kernel computes for interior pixels
 // and is a lower bound for any scatter that keeps one read-modify-write per corner and channel. The copy
 // moves the bytes the splat must read (x and flow) to new arrays with memcpy. Both are
-// timed in the same run, with one and two threads; the table gives medians and the ratio. Issue 5 asks
-// for the kernel within 3x of the copy: this shows where the floor of the scatter itself lies.
+// timed in the same run, with one and two threads; the table gives medians and the ratio: how far above
+// a copy the floor of the scatter itself lies.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
