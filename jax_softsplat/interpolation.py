@@ -53,6 +53,10 @@ def load_interpolator(model: str = "classic", weights: str | None = None) -> Int
     try:
         from jax_softsplat.models import load_network
     except ImportError as error:
+        from jax_softsplat.extras import missing_extra
+
+        if missing_extra(error) is not None:
+            raise  # an extra is missing (flax): the command line answers with its pip line
         raise ValueError(
             f"model {model!r}: the interpolation network (jax_softsplat.models) is not available in this "
             f"installation ({error}); use model 'classic'"
