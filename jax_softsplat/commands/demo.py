@@ -1,12 +1,15 @@
 """`jax-softsplat demo`: the middle frame of a sample pair, and a strip input | output | input."""
 
+from __future__ import annotations
+
 import argparse
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from jax_softsplat.commands.options import add_model_arguments, load_model
-from jax_softsplat.data import sample_pair, write_image
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def strip(*images: np.ndarray, gap: int = 8) -> np.ndarray:
     """The images side by side with white gaps (all of one height)."""
+    import numpy as np
+
     spacer = np.ones((images[0].shape[0], gap, 3), np.float32)
     parts = [part for image in images for part in (image, spacer)][:-1]
     return np.concatenate(parts, axis=1)
 
 
 def run(args: argparse.Namespace) -> None:
+    from jax_softsplat.data import sample_pair, write_image
+
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file; give a folder")

@@ -4,7 +4,6 @@ import argparse
 from pathlib import Path
 
 from jax_softsplat.commands.options import output_file, positive_int
-from jax_softsplat.data import sample_pair, write_image
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from jax_softsplat.data import sample_pair, write_image
+
     out = Path(args.out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,21 @@
 """Options and checks shared by several subcommands.
 
-Nothing heavy is imported here at module level: the command line imports this module while parsing,
-and a mistake in the arguments should be answered before JAX or an optional extra loads.
+Nothing heavy is imported here at module level (not even numpy): the command line imports this module
+while parsing, and a mistake in the arguments should be answered before JAX or an optional extra loads.
 """
+
+from __future__ import annotations
 
 import argparse
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from jax_softsplat.data import read_image
-from jax_softsplat.interpolation import Interpolator
+    from jax_softsplat.interpolation import Interpolator
 
 # Shown first when an image suffix is unknown; any other suffix Pillow writes is accepted too.
 COMMON_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -60,6 +63,8 @@ def as_option_error(message: str) -> str:
 
 def input_image(option: str, path) -> np.ndarray:
     """Reads an RGB image given by `option`, with errors that name the option."""
+    from jax_softsplat.data import read_image
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{option} {path}: no such file")

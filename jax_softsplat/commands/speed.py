@@ -25,8 +25,6 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from jax_softsplat.commands.options import HelpFormatter, output_file, positive_int
 from jax_softsplat.files import atomic_path
 
@@ -52,6 +50,8 @@ class Row:
 
 def _inputs(size: str, channels: int, layout: str, seed: int = 0):
     """A frame, a smooth flow of a few pixels with some crossings, and a metric (float32 numpy)."""
+    import numpy as np
+
     h, w = SIZES[size]
     rng = np.random.default_rng(seed)
     x = rng.random((1, channels, h, w), np.float32)
@@ -108,6 +108,8 @@ def _torch_fn(mode: str, layout: str, dtype: str):
         import torch
     except ImportError:
         return None
+    import numpy as np
+
     torch_dtype = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}[dtype]
 
     def splat_sum(x, flow):  # x [N, C, H, W], flow [N, 2, H, W]
@@ -169,6 +171,7 @@ def time_operator(args: argparse.Namespace) -> list[Row]:
     """Times every combination the options ask for; prints each row as it is measured."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     from jax_softsplat import _ffi
 
