@@ -81,7 +81,7 @@ void scatter(int threads, const float* x, const float* flow, float* out) {
   }
 }
 
-// Every array the splat reads (x, flow), copied with memcpy, as `jax-softsplat bench`'s copy does: the
+// Every array the splat reads (x, flow), copied with memcpy, as `jax-softsplat speed operator`'s copy does: the
 // copy of x writes as many bytes as the splat's output.
 void copy(int threads, const float* x, const float* flow, float* x_copy, float* flow_copy) {
   split_rows(threads, kPixels, [&](int64_t begin, int64_t end) {
@@ -122,7 +122,7 @@ int main() {
     for (int64_t col = 0; col < kWidth; ++col) {
       const int64_t p = y * kWidth + col;
       constant[p] = constant[kPixels + p] = 0.3f;
-      // The flow of `jax-softsplat bench`: a few pixels, smooth, with noise that makes paths cross.
+      // The flow of `jax-softsplat speed operator`: a few pixels, smooth, with noise that makes paths cross.
       smooth[p] = 6.0f * std::sin(float(y) / 37.0f) + noise(rng);
       smooth[kPixels + p] = 4.0f * std::cos(float(col) / 53.0f);
     }

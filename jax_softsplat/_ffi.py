@@ -3,7 +3,16 @@
 import jax
 import jaxlib.version
 
-from jax_softsplat import _cpu
+try:
+    from jax_softsplat import _cpu
+except ImportError:
+    from jax_softsplat.checkout import missing_build_message
+
+    _message = missing_build_message()
+    if _message is None:
+        raise
+    # Without this, Python's own message blames a circular import.
+    raise ImportError(_message, name="jax_softsplat._cpu") from None
 
 try:  # Built only where nvcc was found.
     from jax_softsplat import _cuda

@@ -5,12 +5,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from jax_softsplat.data import read_image, to_uint8
 from jax_softsplat.interpolation import Interpolator
-from jax_softsplat.metrics import psnr, ssim
 
 MIDDLEBURY_FILES = ("frame10.png", "frame11.png", "frame10i11.png")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
@@ -26,6 +24,8 @@ class Score:
 
 
 def score(interpolator: Interpolator, one, two, target, name: str) -> Score:
+    from jax_softsplat.metrics import psnr, ssim  # scikit-image: only once there is something to score
+
     """Interpolates t = 0.5 between `one` and `two`, rounds to uint8 as the benchmarks do, and scores it."""
     middle = to_uint8(interpolator(one, two, [0.5])[0])
     target = to_uint8(target)
@@ -36,10 +36,10 @@ def middlebury_sequences(data) -> list[Path]:
     """The sequence folders under `data` that hold frame10.png, frame11.png and frame10i11.png."""
     data = Path(data)
     if not data.is_dir():
-        raise FileNotFoundError(f"--data {data}: no such folder")
+        raise FileNotFoundError(f"{data}: no such folder")
     found = sorted(p for p in data.iterdir() if all((p / f).is_file() for f in MIDDLEBURY_FILES))
     if not found:
-        raise ValueError(f"--data {data}: no sequence folders with {', '.join(MIDDLEBURY_FILES)}")
+        raise ValueError(f"{data}: no sequence folders with {', '.join(MIDDLEBURY_FILES)}")
     return found
 
 
@@ -53,6 +53,8 @@ def middlebury(interpolator: Interpolator, data) -> Iterator[Score]:
 def xiph_2k(frame: np.ndarray) -> np.ndarray:
     """The "2K" protocol: the frame resized to half its width and height (4096x2160 -> 2048x1080) with
     area interpolation."""
+    import cv2
+
     h, w = frame.shape[:2]
     return cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
 
@@ -78,11 +80,11 @@ def xiph_clips(data) -> list[Path]:
     """The clips under `data`: `data` itself when it holds frames, else its subfolders that do."""
     data = Path(data)
     if not data.is_dir():
-        raise FileNotFoundError(f"--data {data}: no such folder")
+        raise FileNotFoundError(f"{data}: no such folder")
     folders = [data] if clip_frames(data) else sorted(p for p in data.iterdir() if p.is_dir() and clip_frames(p))
     folders = [f for f in folders if len(clip_frames(f)) >= 3]
     if not folders:
-        raise ValueError(f"--data {data}: no folder of at least 3 frames (PNG/JPEG/...) found")
+        raise ValueError(f"{data}: no folder of at least 3 frames (PNG/JPEG/...) found")
     return folders
 
 

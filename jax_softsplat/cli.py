@@ -1,138 +1,82 @@
-"""The `jax-softsplat` command line."""
+"""The `jax-softsplat` command line: one subcommand per module of `jax_softsplat.commands`.
+
+Only the module of the subcommand being run is imported, and each imports JAX and the optional extras
+when it runs rather than while its options are parsed: a mistake on the command line is answered at once.
+
+Exit status: 0 done; 2 bad input (an option, a file, a folder), a missing optional extra, or a build
+that cannot be imported; 1 an unexpected error (a bug: the traceback is printed); 130 interrupted.
+"""
 
 import argparse
 import sys
-from pathlib import Path
+from importlib import import_module
 
-from jax_softsplat.data import read_image, shared_data_dir, write_image
-
-
-def _figure(args: argparse.Namespace) -> None:
-    from jax_softsplat.figure import warping_figure
-    from jax_softsplat.flo import read_flo
-    from jax_softsplat.synthetic import layered_scene
-
-    images = Path(args.data) / "images" if args.data else shared_data_dir() / "images"
-    if (images / "flow.flo").is_file():
-        one, two = read_image(images / "one.png"), read_image(images / "two.png")
-        flow = read_flo(images / "flow.flo")
-        source = images
-    else:
-        if args.data:
-            raise SystemExit(f"error: --data {args.data}: no images/one.png, two.png, flow.flo there")
-        one, two, flow = layered_scene(240, 320)
-        source = "a generated scene (no shared data found)"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_image(out, warping_figure(one, two, flow, tile=args.tile))
-    print(f"warping figure of {source}: {out}")
+# (name, module, one-line summary), in the order `jax-softsplat --help` lists them.
+COMMANDS = (
+    ("interpolate", "jax_softsplat.commands.interpolate", "the frame at time t between two images"),
+    ("video", "jax_softsplat.commands.video",
+     "a video with 2, 4 or 8 times as many frames (streamed, audio kept, scene cuts respected)"),
+    ("demo", "jax_softsplat.commands.demo",
+     "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
+    ("figure", "jax_softsplat.commands.figure",
+     "the paper's warping figure: one frame splatted in the four modes for t = 0, 0.1, ..., 1"),
+    ("quality", "jax_softsplat.commands.quality", "PSNR/SSIM of an interpolator on Middlebury or Xiph, as a table"),
+    ("speed", "jax_softsplat.commands.speed", "timings side by side, as a table (target: operator)"),
+    ("convert", "jax_softsplat.commands.convert",
+     "convert the authors' PyTorch weights (network-l1.pytorch, network-lf.pytorch) to ours"),
+    ("train", "jax_softsplat.commands.train",
+     "train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable"),
+)
 
 
-def _convert(args: argparse.Namespace) -> None:
-    import re
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand's options, or only `command`'s (the others then list their name
+    and summary only, and their modules are not imported)."""
+    from jax_softsplat.commands.options import HelpFormatter
 
-    from jax_softsplat.models.interpolator import official_weights_path, weights_home
-    from jax_softsplat.models.weights import convert
-
-    dst = args.dst
-    if dst is None:
-        official = re.fullmatch(r"network-(l1|lf)\.(pytorch|npz)", Path(args.src).name)
-        if official is None:
-            raise SystemExit(
-                f"error: give DST: {args.src} is not named network-l1.pytorch or network-lf.pytorch, "
-                "so it has no default place"
-            )
-        dst = official_weights_path(official.group(1))
-    try:
-        convert(args.src, dst, overwrite=args.force)
-    except (FileExistsError, ImportError) as error:
-        raise SystemExit(f"error: {error}") from error
-    print(f"converted {args.src} -> {dst}")
-    if Path(dst).parent == weights_home():
-        print("load_interpolator and --model l1/lf find it there")
-
-
-def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="jax-softsplat", description="Softmax splatting for JAX: figures, interpolation, tools."
+        prog="jax-softsplat", formatter_class=HelpFormatter,
+        description="Softmax splatting for JAX: frame interpolation, figures, quality and speed tables, tools.",
+        epilog="Exit status: 0 done, 2 bad input or a missing optional extra, 1 an unexpected error. "
+        "`jax-softsplat COMMAND --help` describes each command.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    figure = commands.add_parser(
-        "figure",
-        help="the paper's warping figure: one frame splatted in the four modes for t = 0, 0.1, ..., 1",
-    )
-    figure.add_argument(
-        "--data",
-        help="folder with images/one.png, two.png and flow.flo (default: $JAX_SOFTSPLAT_DATA or "
-        "../shared/data; a generated scene when neither exists)",
-    )
-    figure.add_argument("--out", default="out/warping.png", help="PNG to write (default: %(default)s)")
-    figure.add_argument("--tile", type=int, default=160, help="width of each picture in pixels (default: %(default)s)")
-    figure.set_defaults(run=_figure)
-
-    convert = commands.add_parser(
-        "convert",
-        help="convert the authors' PyTorch weights (network-l1.pytorch, network-lf.pytorch) to ours",
-        description="Converts the authors' state dict (from http://content.sniklaus.com/softsplat/"
-        "network-<model>.pytorch) into a jax_softsplat weights file. Reading .pytorch needs torch "
-        "(pip install 'jax_softsplat[convert]'); a .npz of the same tensors needs nothing.",
-    )
-    convert.add_argument("src", help="network-<model>.pytorch (or a .npz of its tensors)")
-    convert.add_argument(
-        "dst", nargs="?",
-        help="weights .msgpack to write (default for network-<model>.pytorch: "
-        "$JAX_SOFTSPLAT_HOME/network-<model>.msgpack, $JAX_SOFTSPLAT_HOME defaulting to "
-        "~/.cache/jax_softsplat, where --model l1/lf look)",
-    )
-    convert.add_argument("--force", action="store_true", help="replace DST if it exists")
-    convert.set_defaults(run=_convert)
-
-    from jax_softsplat import bench
-
-    timing = commands.add_parser(
-        "bench", help="time the operator against its alternatives, side by side, and print a table"
-    )
-    bench.add_arguments(timing)
-    timing.set_defaults(run=bench.main)
-
-    from jax_softsplat.commands import benchmark, demo, interpolate, video
-
-    for name, module, summary in (
-        ("interpolate", interpolate, "the frame at time t between two images"),
-        ("video", video, "a video with 2, 4 or 8 times as many frames (streamed, audio kept, scene cuts respected)"),
-        ("benchmark", benchmark, "PSNR/SSIM of an interpolator on Middlebury or Xiph, as a table"),
-        ("demo", demo, "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
-    ):
-        sub = commands.add_parser(name, help=summary, description=summary)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
-
-    from jax_softsplat.train import cli as train_cli
-
-    train = commands.add_parser(
-        "train",
-        help="train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable",
-    )
-    train_cli.add_arguments(train)
-    train.set_defaults(run=train_cli.main)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name, summary in COMMANDS:
+        module = import_module(module_name) if command in (None, name) else None
+        description = getattr(module, "DESCRIPTION", summary)
+        sub = commands.add_parser(name, help=summary, description=description, formatter_class=HelpFormatter)
+        if module is not None:
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    from jax_softsplat.checkout import missing_build_message
     from jax_softsplat.extras import missing_extra
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        # argparse itself answers a bad command line (status 2) before anything heavy is imported.
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         args.run(args)
-    except ImportError as error:  # an optional extra is not installed: say which one brings it
+    except ImportError as error:
         message = missing_extra(error)
+        if message is None and (getattr(error, "name", None) or "").startswith("jax_softsplat"):
+            message = missing_build_message()
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return _error(message)
     except (OSError, ValueError) as error:  # bad input: the message names the option, no traceback
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _error(str(error))
+    except KeyboardInterrupt:
+        print("jax-softsplat: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

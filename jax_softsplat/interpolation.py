@@ -40,7 +40,7 @@ def load_interpolator(model: str = "classic", weights: str | None = None) -> Int
     `weights` overrides where l1/lf weights are read."""
     if model in ("classic", "average"):
         if weights is not None:
-            raise ValueError(f"--weights: the {model} model has no weights; leave --weights out")
+            raise ValueError(f"weights {weights}: the {model} model has no weights; leave weights out")
         if model == "average":
             return frame_average
         from jax_softsplat.classic import ClassicInterpolator
@@ -48,13 +48,17 @@ def load_interpolator(model: str = "classic", weights: str | None = None) -> Int
         return ClassicInterpolator()
     if model not in NETWORK_MODELS and not Path(model).exists():
         raise ValueError(
-            f"--model {model!r}: expected 'classic', 'average', 'l1', 'lf' or the path of a weights file or run folder"
+            f"model {model!r}: expected 'classic', 'average', 'l1', 'lf' or the path of a weights file or run folder"
         )
     try:
-        from jax_softsplat.models import load_interpolator as load_network
+        from jax_softsplat.models import load_network
     except ImportError as error:
+        from jax_softsplat.extras import missing_extra
+
+        if missing_extra(error) is not None:
+            raise  # an extra is missing (flax): the command line answers with its pip line
         raise ValueError(
-            f"--model {model}: the interpolation network (jax_softsplat.models) is not available in this "
-            f"installation ({error}); use --model classic"
+            f"model {model!r}: the interpolation network (jax_softsplat.models) is not available in this "
+            f"installation ({error}); use model 'classic'"
         ) from error
     return load_network(model, weights)

@@ -2,7 +2,7 @@
 `jax_softsplat.models`."""
 
 from .config import NetworkConfig
-from .interpolator import Interpolator, load_interpolator, weights_home
+from .interpolator import Interpolator, load_network, weights_home
 from .network import Network, interpolate_batch
 from .weights import convert, from_official, load_weights, save_weights
 
@@ -13,7 +13,7 @@ __all__ = [
     "convert",
     "from_official",
     "interpolate_batch",
-    "load_interpolator",
+    "load_network",
     "load_weights",
     "save_weights",
     "weights_home",

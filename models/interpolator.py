@@ -1,4 +1,4 @@
-"""`load_interpolator`: a jit-compiled callable that interpolates frames with the official weights
+"""`load_network`: a jit-compiled callable that interpolates frames with the official weights
 (converted once with `jax-softsplat convert`) or with a trained network."""
 
 import os
@@ -10,11 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jax_softsplat.interpolation import NETWORK_MODELS
+
 from .network import Network, normalize, pad_even
 from .weights import load_weights
 
 HOME_ENV = "JAX_SOFTSPLAT_HOME"
-OFFICIAL_MODELS = ("l1", "lf")
 OFFICIAL_URL = "http://content.sniklaus.com/softsplat/network-{model}.pytorch"
 
 
@@ -38,19 +39,21 @@ def how_to_obtain(model: str, path: Path) -> str:
 def resolve_weights(model: str, weights: str | os.PathLike | None = None) -> Path:
     """The weights file for `model`: "l1"/"lf" (at `weights`, else in `weights_home()`), or a path
     to a .msgpack file or to a folder holding `weights.msgpack` (e.g. a training run)."""
-    if model in OFFICIAL_MODELS:
+    if model in NETWORK_MODELS:
         path = Path(weights) if weights is not None else official_weights_path(model)
         if not path.is_file():
             raise FileNotFoundError(how_to_obtain(model, path))
         return path
     if weights is not None:
-        raise ValueError(f"weights= only applies to the models {OFFICIAL_MODELS}; model {model!r} is a path already")
+        raise ValueError(
+            f"weights {weights}: only the models {', '.join(NETWORK_MODELS)} take it; model {model!r} is a path already"
+        )
     path = Path(model)
     if path.is_dir():
         path = path / "weights.msgpack"
     if not path.is_file():
         raise FileNotFoundError(
-            f"model must be one of {OFFICIAL_MODELS} or a weights .msgpack file or a folder holding "
+            f"model {model!r}: expected one of {', '.join(NETWORK_MODELS)} or a weights .msgpack file or a folder holding "
             f"weights.msgpack; nothing found at {path}"
         )
     return path
@@ -105,7 +108,7 @@ class Interpolator:
         return [np.asarray(out) for out in outs]
 
 
-def load_interpolator(model: str, weights: str | os.PathLike | None = None) -> Interpolator:
+def load_network(model: str, weights: str | os.PathLike | None = None) -> Interpolator:
     """An Interpolator for "l1", "lf" (official weights, converted) or a PATH to our weights."""
     path = resolve_weights(model, weights)
-    return Interpolator(load_weights(path), name=model if model in OFFICIAL_MODELS else str(path))
+    return Interpolator(load_weights(path), name=model if model in NETWORK_MODELS else str(path))

@@ -1,6 +1,7 @@
 """Network weights: our msgpack file (config + parameters) and conversion of the authors' PyTorch
 state dicts (`network-l1.pytorch`, `network-lf.pytorch`) into it."""
 
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -214,27 +215,55 @@ def from_official(state_dict: Mapping[str, np.ndarray], source: str = "state dic
     return network_from_parameters(NetworkConfig(), values, source)
 
 
+def _file_kind(path: Path) -> str:
+    """"npz" (a zip of .npy members), "torch" (a zip archive or a pickle, as torch.save writes), or
+    "other", from the file's content rather than its name."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        return "npz" if names and all(name.endswith(".npy") for name in names) else "torch"
+    with open(path, "rb") as file:
+        head = file.read(2)
+    # torch.save's legacy format is a pickle of protocol 2 or above: it starts with the PROTO opcode.
+    return "torch" if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5 else "other"
+
+
 def read_state_dict(path) -> dict[str, np.ndarray]:
     """A PyTorch state dict file (needs torch: `pip install jax_softsplat[convert]`) or a `.npz` of
-    the same tensors -> {key: numpy array}."""
+    the same tensors -> {key: numpy array}. Only plain tensors are read: nothing is unpickled."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no state dict at {path}")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as arrays:
-            return {key: arrays[key] for key in arrays.files}
+        raise FileNotFoundError(f"{path}: no such file")
+    kind = _file_kind(path)
+    if kind == "other":
+        raise ValueError(f"{path}: not a PyTorch state dict or .npz of one (neither a zip archive nor a pickle)")
+    if kind == "npz":
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return {key: arrays[key] for key in arrays.files}
+        except ValueError as error:  # object arrays: numpy would need to unpickle them
+            raise ValueError(
+                f"{path}: holds Python objects, not plain numeric arrays; save each tensor as an array "
+                "(numpy.savez(path, **{k: v.numpy() for k, v in state_dict.items()}))"
+            ) from error
     try:
         import torch
     except ImportError as error:
         raise ImportError(
-            f"reading {path} needs PyTorch: pip install 'jax_softsplat[convert]' (or give a .npz of the tensors)"
+            f"reading {path} needs PyTorch: pip install 'jax_softsplat[convert]' (or give a .npz of the tensors)",
+            name="torch",
         ) from error
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises assorted types for files that are not its own
-        raise ValueError(f"{path}: not a readable PyTorch state dict ({error})") from error
+    except Exception as error:  # noqa: BLE001 - torch raises assorted types for files that are not its own
+        # torch's own message suggests weights_only=False, i.e. running the file's code: not repeated here.
+        raise ValueError(
+            f"{path}: not a PyTorch state dict of plain tensors (torch.load refused it: {type(error).__name__})"
+        ) from None
     if not isinstance(state, Mapping):
         raise ValueError(f"{path}: expected a state dict (a mapping of tensors), got {type(state).__name__}")
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"{path}: a mapping, but not of tensors only: not a state dict")
     return {key: value.detach().cpu().numpy() for key, value in state.items()}
 
 
@@ -243,7 +272,7 @@ def convert(src, dst, *, overwrite: bool = False) -> Network:
     file `dst`; refuses to replace an existing `dst` unless `overwrite`."""
     dst = Path(dst)
     if dst.exists() and not overwrite:
-        raise FileExistsError(f"{dst} exists; remove it or pass overwrite=True (--force)")
+        raise FileExistsError(f"{dst} exists; remove it or pass overwrite=True")
     network = from_official(read_state_dict(src), source=str(src))
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_weights(network, dst)

@@ -1,4 +1,4 @@
-"""The benchmark command runs every implementation side by side and reports what it measured."""
+"""`jax-softsplat speed operator` runs every implementation side by side and reports what it measured."""
 
 import json
 
@@ -8,7 +8,7 @@ from jax_softsplat import cli
 
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    argv = ["bench", "--size", "tiny", "--mode", "sum", "soft", "--layout", "NCHW", "NHWC",
+    argv = ["speed", "operator", "--size", "tiny", "--mode", "sum", "soft", "--layout", "NCHW", "NHWC",
             "--implementation", "kernel", "composed", "reference", "torch", "--threads", "1", "2",
             "--repeats", "1", "--min-seconds", "0", "--json", str(out)]
     before = jax_softsplat.num_threads()

@@ -1,4 +1,4 @@
-"""`jax-softsplat benchmark`: the Middlebury table and the Xiph protocols."""
+"""`jax-softsplat quality`: the Middlebury table and the Xiph protocols."""
 
 import json
 
@@ -29,7 +29,7 @@ def test_middlebury_command_table_and_json(shared_data, tmp_path, capsys):
         for f in benchmarks.MIDDLEBURY_FILES:
             (data / name / f).symlink_to(shared_data / "middlebury" / name / f)
     report = tmp_path / "scores.json"
-    assert cli.main(["benchmark", "middlebury", "--data", str(data), "--model", "classic", "--json", str(report)]) == 0
+    assert cli.main(["quality", "middlebury", "--data", str(data), "--model", "classic", "--json", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "| RubberWhale |" in printed and "| Urban3 |" in printed and "| mean |" in printed
     scores = json.loads(report.read_text())
@@ -64,7 +64,7 @@ def test_xiph_command_on_generated_clips(tmp_path, capsys):
         for i, frame in enumerate(moving_texture(96, 160, np.arange(7) * 0.5, motion=motion)):
             write_image(folder / f"{i:03d}.png", frame)
     report = tmp_path / "xiph.json"
-    assert cli.main(["benchmark", "xiph", "--data", str(tmp_path / "xiph"), "--json", str(report)]) == 0
+    assert cli.main(["quality", "xiph", "--data", str(tmp_path / "xiph"), "--json", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "xiph-2k" in printed and "xiph-4k" in printed and "| pan |" in printed
     scores = json.loads(report.read_text())
@@ -75,10 +75,10 @@ def test_xiph_command_on_generated_clips(tmp_path, capsys):
 
 def test_benchmark_bad_folders(tmp_path, capsys):
     for argv in (
-        ["benchmark", "middlebury", "--data", str(tmp_path / "missing")],
-        ["benchmark", "middlebury", "--data", str(tmp_path)],
-        ["benchmark", "xiph", "--data", str(tmp_path)],
-        ["benchmark", "xiph", "--data", str(tmp_path), "--json", str(tmp_path / "no" / "x.json")],
+        ["quality", "middlebury", "--data", str(tmp_path / "missing")],
+        ["quality", "middlebury", "--data", str(tmp_path)],
+        ["quality", "xiph", "--data", str(tmp_path)],
+        ["quality", "xiph", "--data", str(tmp_path), "--json", str(tmp_path / "no" / "x.json")],
     ):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err

@@ -89,7 +89,7 @@ def test_refuses_to_overwrite_an_input(pair, capsys):
 
 def test_missing_arguments_and_help(capsys):
     assert "--one" in _error(capsys, ["interpolate", "--two", "b.png", "--out", "c.png"])
-    for command in (["interpolate"], ["video"], ["benchmark"], ["benchmark", "middlebury"], ["benchmark", "xiph"], ["demo"]):
+    for command in (["interpolate"], ["video"], ["quality"], ["quality", "middlebury"], ["quality", "xiph"], ["speed", "operator"], ["figure"], ["convert"], ["train"], ["demo"]):
         with pytest.raises(SystemExit) as exit:
             cli.main([*command, "--help"])
         assert exit.value.code == 0 and "usage" in capsys.readouterr().out
@@ -110,5 +110,5 @@ def test_demo_on_shared_data(shared_data, tmp_path, capsys):
 def test_demo_without_shared_data_uses_a_generated_pair(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("JAX_SOFTSPLAT_DATA", str(tmp_path / "nowhere"))
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    assert "generated pair" in capsys.readouterr().out
+    assert "generated scene" in capsys.readouterr().out
     assert (tmp_path / "demo" / "strip.png").is_file()

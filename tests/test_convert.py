@@ -8,7 +8,7 @@ from flax import nnx
 from network_helpers import SMALL, official_table, random_network
 
 from jax_softsplat import cli
-from jax_softsplat.models import convert, from_official, load_interpolator, load_weights, save_weights
+from jax_softsplat.models import convert, from_official, load_network, load_weights, save_weights
 from jax_softsplat.models.interpolator import Interpolator, official_weights_path
 from jax_softsplat.models.network import interpolate_batch
 from jax_softsplat.models.weights import parameters
@@ -113,11 +113,11 @@ def test_convert_command(official_state, tmp_path, monkeypatch, capsys):
     assert cli.main(["convert", str(src)]) == 0  # to the folder load_interpolator looks in
     assert official_weights_path("l1") == tmp_path / "home" / "network-l1.msgpack"
     assert official_weights_path("l1").is_file()
-    with pytest.raises(SystemExit, match="exists"):
-        cli.main(["convert", str(src)])
+    assert cli.main(["convert", str(src)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
     assert cli.main(["convert", str(src), "--force"]) == 0
     assert cli.main(["convert", str(tmp_path / "nothing.pytorch"), str(tmp_path / "x.msgpack")]) == 2
-    assert "no state dict" in capsys.readouterr().err
+    assert "SRC" in (err := capsys.readouterr().err) and "no such file" in err
 
 
 def test_save_load_round_trip_gives_the_same_outputs(tmp_path):
@@ -131,8 +131,8 @@ def test_save_load_round_trip_gives_the_same_outputs(tmp_path):
     np.testing.assert_array_equal(
         np.asarray(run(network, one, two, jnp.float32(0.5))), np.asarray(run(loaded, one, two, jnp.float32(0.5)))
     )
-    # load_interpolator on the run folder: same frames, RGB in [0, 1], flow computed once for all t.
-    interpolator = load_interpolator(str(tmp_path))
+    # load_network on the run folder: same frames, RGB in [0, 1], flow computed once for all t.
+    interpolator = load_network(str(tmp_path))
     assert isinstance(interpolator, Interpolator)
     frames = interpolator(np.asarray(one[0]), np.asarray(two[0]), [0.5, 0.25])
     assert [f.shape for f in frames] == [(10, 12, 3)] * 2 and all(f.dtype == np.float32 for f in frames)
@@ -156,17 +156,17 @@ def test_weights_file_errors(tmp_path):
         load_weights(bad)
 
 
-def test_load_interpolator_says_how_to_get_missing_weights(tmp_path, monkeypatch):
+def test_load_network_says_how_to_get_missing_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError) as error:
-        load_interpolator("l1")
+        load_network("l1")
     message = str(error.value)
     assert str(tmp_path / "network-l1.msgpack") in message
     assert "http://content.sniklaus.com/softsplat/network-l1.pytorch" in message
     assert "jax-softsplat convert network-l1.pytorch" in message
     with pytest.raises(FileNotFoundError, match="lf.msgpack"):
-        load_interpolator("lf", weights=tmp_path / "lf.msgpack")
-    with pytest.raises(FileNotFoundError, match="'l1', 'lf'"):
-        load_interpolator(str(tmp_path / "run"))
-    with pytest.raises(ValueError, match="weights="):
-        load_interpolator(str(tmp_path), weights="x.msgpack")
+        load_network("lf", weights=tmp_path / "lf.msgpack")
+    with pytest.raises(FileNotFoundError, match="^model '.*run': expected one of l1, lf"):
+        load_network(str(tmp_path / "run"))
+    with pytest.raises(ValueError, match="^weights x.msgpack: only the models l1, lf"):
+        load_network(str(tmp_path), weights="x.msgpack")

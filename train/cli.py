@@ -73,7 +73,7 @@ def build_config(args: argparse.Namespace):
     return apply_overrides(config, args.overrides)
 
 
-def main(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
     import jax
 
     if args.coordinator or args.num_processes:

@@ -1,42 +1,47 @@
 """`jax-softsplat demo`: the middle frame of a sample pair, and a strip input | output | input."""
 
+from __future__ import annotations
+
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from jax_softsplat.commands.options import add_model_arguments, load_model
 
-from jax_softsplat.commands.options import add_model_arguments, input_image, load_model
-from jax_softsplat.data import shared_data_dir, write_image
-from jax_softsplat.synthetic import layered_scene
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", help="folder with images/one.png and two.png (default: $JAX_SOFTSPLAT_DATA or "
-        "../shared/data; a generated pair when neither exists)"
+        "--data", help="folder with images/one.png and two.png (default: the shared data, found through "
+        "$JAX_SOFTSPLAT_DATA, ../shared/data or beside the source checkout; a generated pair when there is none)"
     )
-    parser.add_argument("--out", default="out", help="folder to write middle.png and strip.png to (default: %(default)s)")
+    parser.add_argument("--out", default="out", help="folder to write middle.png and strip.png to")
     add_model_arguments(parser)
 
 
 def strip(*images: np.ndarray, gap: int = 8) -> np.ndarray:
     """The images side by side with white gaps (all of one height)."""
+    import numpy as np
+
     spacer = np.ones((images[0].shape[0], gap, 3), np.float32)
     parts = [part for image in images for part in (image, spacer)][:-1]
     return np.concatenate(parts, axis=1)
 
 
 def run(args: argparse.Namespace) -> None:
-    images = (Path(args.data) if args.data else shared_data_dir()) / "images"
-    if (images / "one.png").is_file() and (images / "two.png").is_file():
-        one, two = input_image("--data", images / "one.png"), input_image("--data", images / "two.png")
-        source = str(images)
-    elif args.data:
-        raise FileNotFoundError(f"--data {args.data}: no images/one.png and two.png there")
-    else:
-        one, two, _ = layered_scene(240, 320)
-        source = "a generated pair (no shared data found)"
+    from jax_softsplat.data import sample_pair, write_image
+
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file; give a folder")
+    try:
+        one, two, _, source = sample_pair(args.data)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"--data {error}") from error
+    except ValueError as error:
+        raise ValueError(f"--data {error}") from error
     out.mkdir(parents=True, exist_ok=True)
     model, interpolator = load_model(args)
     middle = interpolator(one, two, [0.5])[0]

@@ -9,7 +9,6 @@ from jax_softsplat.commands.options import (
     output_file,
     time_in_unit_interval,
 )
-from jax_softsplat.data import write_image
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,5 +28,7 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError(f"--one and --two must have the same size, got {w1}x{h1} and {w2}x{h2}")
     out = output_file("--out", args.out, inputs=(args.one, args.two))
     model, interpolator = load_model(args)
+    from jax_softsplat.data import write_image
+
     write_image(out, interpolator(one, two, [args.time])[0])
     print(f"{out}  (t = {args.time}, model {model})")

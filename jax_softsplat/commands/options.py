@@ -1,14 +1,36 @@
-"""Options and checks shared by several subcommands."""
+"""Options and checks shared by several subcommands.
+
+Nothing heavy is imported here at module level (not even numpy): the command line imports this module
+while parsing, and a mistake in the arguments should be answered before JAX or an optional extra loads.
+"""
+
+from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
+if TYPE_CHECKING:
+    import numpy as np
 
-from jax_softsplat.data import read_image
-from jax_softsplat.interpolation import Interpolator, default_model, load_interpolator
+    from jax_softsplat.interpolation import Interpolator
+
+# Shown first when an image suffix is unknown; any other suffix Pillow writes is accepted too.
+COMMON_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+# The library names the argument (`model 'x': ...`); the command line names the option instead.
+_ARGUMENT_FLAGS = {"model": "--model", "weights": "--weights"}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where the help already says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +45,26 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(args: argparse.Namespace) -> tuple[str, Interpolator]:
+    from jax_softsplat.interpolation import default_model, load_interpolator
+
     model = args.model or default_model()
-    return model, load_interpolator(model, args.weights)
+    try:
+        return model, load_interpolator(model, args.weights)
+    except (OSError, ValueError) as error:
+        raise type(error)(as_option_error(str(error))) from error
+
+
+def as_option_error(message: str) -> str:
+    """A library message that starts by naming an argument (`model 'x': ...`), with the option instead."""
+    return re.sub(
+        r"^(model|weights)\b(?= ?('[^']*'|\S+)?:)", lambda m: _ARGUMENT_FLAGS[m.group(1)], message, count=1
+    )
 
 
 def input_image(option: str, path) -> np.ndarray:
     """Reads an RGB image given by `option`, with errors that name the option."""
+    from jax_softsplat.data import read_image
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{option} {path}: no such file")
@@ -50,10 +86,23 @@ def output_file(option: str, path, *, inputs=(), suffixes=None) -> Path:
     if any(path.exists() and path.resolve() == Path(i).resolve() for i in inputs):
         raise ValueError(f"{option} {path}: is one of the inputs; refusing to overwrite it")
     if suffixes is None:
-        suffixes = Image.registered_extensions()
+        suffixes = image_suffixes()
+        listed = [s for s in COMMON_IMAGE_SUFFIXES if s in suffixes]
+        expected = f"an image suffix Pillow writes: {', '.join(listed)}, ..."
+    else:
+        expected = ("one of " if len(suffixes) > 1 else "") + ", ".join(suffixes)
     if path.suffix.lower() not in suffixes:
-        raise ValueError(f"{option} {path}: unknown file type {path.suffix!r} (use e.g. .png)")
+        given = f"file type {path.suffix!r}" if path.suffix else "no suffix"
+        raise ValueError(f"{option} {path}: {given}; expected {expected}")
     return path
+
+
+def image_suffixes() -> set[str]:
+    """Suffixes of the image formats Pillow can write."""
+    from PIL import Image
+
+    Image.init()
+    return {suffix for suffix, kind in Image.registered_extensions().items() if kind in Image.SAVE}
 
 
 def time_in_unit_interval(text: str) -> float:

@@ -1,9 +1,10 @@
-"""Benchmark of the operator against its alternatives, side by side in one run.
+"""`jax-softsplat speed TARGET`: timings printed as tables, alternatives side by side in one run.
 
-Implementations: `kernel` (the fused custom call, `jax_softsplat.softsplat`), `composed` (the modes
-composed from the custom call's summation splat, as the spec writes them), `reference` (the pure-jnp
-scatter-add under jit) and `torch` (a PyTorch CPU splat with `index_add_`, the usual fallback of
-PyTorch users; autograd gives its backward; skipped with a note when torch is not installed).
+Target `operator`: the splatting operator against its alternatives. Implementations: `kernel` (the
+fused custom call, `jax_softsplat.softsplat`), `composed` (the modes composed from the custom call's
+summation splat, as the spec writes them), `reference` (the pure-jnp scatter-add under jit) and `torch`
+(a PyTorch CPU splat with `index_add_`, the usual fallback of PyTorch users; autograd gives its
+backward; skipped with a note when torch is not installed).
 
 Every row also times the physical limit measured in the same run: an XLA program that copies every
 array the pass reads (forward: x, flow and the metric where the mode has one; forward+backward: those,
@@ -12,6 +13,7 @@ the cotangent and the output again), which moves at least as many bytes as the s
 
 Prints a table (median milliseconds over repeated runs after warm-up) and optionally writes JSON. The
 same command runs unchanged on a GPU, where `kernel`, `composed` and `reference` run on the device.
+JAX is imported when the timing starts, not while the command line is parsed.
 """
 
 import argparse
@@ -23,21 +25,13 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from jax_softsplat import _ffi, reference, splat
+from jax_softsplat.commands.options import HelpFormatter, output_file, positive_int
 from jax_softsplat.files import atomic_path
 
 SIZES = {"tiny": (48, 64), "540p": (540, 960), "1080p": (1080, 1920), "4k": (2160, 3840)}
-DTYPES = {"float32": jnp.float32, "float64": jnp.float64, "bfloat16": jnp.bfloat16}
-JAX_IMPLEMENTATIONS = {
-    "kernel": splat.softsplat,
-    "composed": splat.softsplat_composed,
-    "reference": reference.softsplat,
-}
-IMPLEMENTATIONS = [*JAX_IMPLEMENTATIONS, "torch"]
+DTYPES = ("float32", "float64", "bfloat16")
+JAX_IMPLEMENTATIONS = ("kernel", "composed", "reference")
+IMPLEMENTATIONS = (*JAX_IMPLEMENTATIONS, "torch")
 
 
 @dataclass
@@ -56,6 +50,8 @@ class Row:
 
 def _inputs(size: str, channels: int, layout: str, seed: int = 0):
     """A frame, a smooth flow of a few pixels with some crossings, and a metric (float32 numpy)."""
+    import numpy as np
+
     h, w = SIZES[size]
     rng = np.random.default_rng(seed)
     x = rng.random((1, channels, h, w), np.float32)
@@ -67,7 +63,15 @@ def _inputs(size: str, channels: int, layout: str, seed: int = 0):
     return tuple(np.ascontiguousarray(a, np.float32) for a in (x, flow, metric))
 
 
+def _jax_implementation(name: str):
+    from jax_softsplat import reference, splat
+
+    return {"kernel": splat.softsplat, "composed": splat.softsplat_composed, "reference": reference.softsplat}[name]
+
+
 def _jax_fn(fn, mode: str, layout: str, passes: str):
+    import jax
+
     takes_metric = mode in ("linear", "soft")
 
     def forward(x, flow, metric):
@@ -85,6 +89,8 @@ def _jax_fn(fn, mode: str, layout: str, passes: str):
 
 def _copy_fn(mode: str):
     """Copies every array the pass reads (see the module docstring)."""
+    import jax
+
     takes_metric = mode in ("linear", "soft")
 
     def copy(x, flow, metric, cotangent=None):
@@ -102,6 +108,8 @@ def _torch_fn(mode: str, layout: str, dtype: str):
         import torch
     except ImportError:
         return None
+    import numpy as np
+
     torch_dtype = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}[dtype]
 
     def splat_sum(x, flow):  # x [N, C, H, W], flow [N, 2, H, W]
@@ -147,6 +155,8 @@ def _torch_fn(mode: str, layout: str, dtype: str):
 
 
 def measure(fn, args, repeats: int, min_seconds: float) -> tuple[float, int]:
+    import jax
+
     jax.block_until_ready(fn(*args))  # compile and warm up
     times = []
     start = time.perf_counter()
@@ -157,14 +167,21 @@ def measure(fn, args, repeats: int, min_seconds: float) -> tuple[float, int]:
     return statistics.median(times) * 1e3, len(times)
 
 
-def run(args) -> list[Row]:
+def time_operator(args: argparse.Namespace) -> list[Row]:
+    """Times every combination the options ask for; prints each row as it is measured."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jax_softsplat import _ffi
+
     rows = []
     torch_noted = False
     default_threads = _ffi.num_threads()
     grid = itertools.product(args.size, args.channels, args.layout, args.dtype, args.mode, args.passes)
     for size, channels, layout, dtype, mode, passes in grid:
         host = _inputs(size, channels, layout)
-        x, flow, metric = (jnp.asarray(a, DTYPES[dtype]) for a in host)
+        x, flow, metric = (jnp.asarray(a, jnp.dtype(dtype)) for a in host)
         call_args = (x, flow, metric) if passes == "forward" else (x, flow, metric, jnp.ones_like(x))
         config = (size, channels, layout, dtype, mode, passes)
 
@@ -186,7 +203,7 @@ def run(args) -> list[Row]:
                 host_args = host if passes == "forward" else (*host, np.ones_like(host[0]))
                 record("torch", None, fn, host_args)
                 continue
-            fn = _jax_fn(JAX_IMPLEMENTATIONS[name], mode, layout, passes)
+            fn = _jax_fn(_jax_implementation(name), mode, layout, passes)
             on_cpu = jax.default_backend() == "cpu"
             threads = args.threads if name == "kernel" and on_cpu and args.threads else [None]
             for t in threads:
@@ -223,33 +240,60 @@ def table(rows: list[Row]) -> str:
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in lines)
 
 
+TARGETS = {
+    "operator": "the splatting operator (fused kernel, composed, pure-jnp reference, PyTorch) against a copy of "
+    "its inputs",
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", nargs="+", default=["1080p"], choices=list(SIZES))
-    parser.add_argument("--channels", nargs="+", type=int, default=[3], help="e.g. 3 (a frame) and 64 (features)")
-    parser.add_argument("--layout", nargs="+", default=["NCHW"], choices=["NCHW", "NHWC"])
-    parser.add_argument("--dtype", nargs="+", default=["float32"], choices=list(DTYPES))
-    parser.add_argument("--mode", nargs="+", default=["sum", "soft"], choices=["sum", "avg", "linear", "soft"])
+    targets = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
+    operator = targets.add_parser(
+        "operator", help=TARGETS["operator"], description=TARGETS["operator"], formatter_class=HelpFormatter
+    )
+    add_operator_arguments(operator)
+    operator.set_defaults(run_target=run_operator)
+
+
+def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", nargs="+", default=["1080p"], choices=list(SIZES),
+                        help="frame sizes: " + ", ".join(f"{k} = {w}x{h}" for k, (h, w) in SIZES.items()))
+    parser.add_argument("--channels", nargs="+", type=positive_int, default=[3],
+                        help="e.g. 3 (a frame) and 64 (features)")
+    parser.add_argument("--layout", nargs="+", default=["NCHW"], choices=["NCHW", "NHWC"], help="memory layouts")
+    parser.add_argument("--dtype", nargs="+", default=["float32"], choices=DTYPES, help="data types")
+    parser.add_argument("--mode", nargs="+", default=["sum", "soft"], choices=["sum", "avg", "linear", "soft"],
+                        help="splatting modes")
     parser.add_argument("--passes", nargs="+", default=["forward", "forward+backward"],
-                        choices=["forward", "forward+backward"])
-    parser.add_argument("--implementation", nargs="+", default=["kernel", "composed", "reference"],
-                        choices=IMPLEMENTATIONS)
-    parser.add_argument("--threads", nargs="+", type=int,
+                        choices=["forward", "forward+backward"], help="what is timed")
+    parser.add_argument("--implementation", nargs="+", default=list(JAX_IMPLEMENTATIONS), choices=IMPLEMENTATIONS,
+                        help="implementations timed beside the copy")
+    parser.add_argument("--threads", nargs="+", type=positive_int,
                         help="CPU kernel thread counts to time side by side, e.g. 1 2 (default: all cores)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per row after warm-up (at least)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="runs per row after warm-up (at least)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="keep running a row at least this long")
     parser.add_argument("--json", help="also write every measurement to this JSON file")
 
 
-def main(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> None:
+    args.run_target(args)
+
+
+def run_operator(args: argparse.Namespace) -> None:
+    json_path = output_file("--json", args.json, suffixes=(".json",)) if args.json else None
+    import jax
+
+    from jax_softsplat import _ffi
+
     if "float64" in args.dtype:
         jax.config.update("jax_enable_x64", True)
     device = jax.devices()[0]
     print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}), "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"kernel threads {_ffi.num_threads()}")
-    rows = run(args)
+    rows = time_operator(args)
     print(table(rows))
-    if args.json:
-        with atomic_path(args.json) as tmp:
+    if json_path:
+        with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps([asdict(r) for r in rows], indent=1))
-        print(f"measurements: {args.json}")
+        print(f"measurements: {json_path}")
