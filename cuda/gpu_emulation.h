@@ -1,7 +1,7 @@
 // Runs the CUDA translation unit (cuda_ops.cu) on the host, for tests only: the CUDA built-ins and
 // runtime calls the kernels use, mapped onto C++20. A launch runs every thread of every block of the
 // grid, through the same grid-stride loops, atomics and launch configuration the GPU would get, either
-// block after block on the calling thread or with the blocks shared among host threads, whose atomics
+// block after block on the calling thread or with the warps shared among host threads, whose atomics
 // then really race. Never part of a wheel: CMake builds it only with SOFTSPLAT_GPU_EMULATION=ON.
 //
 // What it cannot model (warps, the GPU's memory model, launch limits, streams) is listed in
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <latch>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -107,8 +108,8 @@ inline T atomic_load_relaxed(const T* address) {
 // Scheduling and launch.
 namespace softsplat::emulation {
 
-// kSequential runs the blocks one after another on the calling thread; kConcurrent shares them among
-// `workers` host threads (the calling one included), each taking the next block not yet run.
+// kSequential runs the blocks one after another on the calling thread; kConcurrent shares their warps
+// among `workers` host threads (the calling one included), each taking the next warp not yet run.
 enum class Schedule { kSequential, kConcurrent };
 
 struct Settings {
@@ -186,15 +187,18 @@ inline void record(int64_t grid, int64_t block) {
   s.threads += grid * block;
 }
 
-// Runs block `b` of the launch: every thread of it, one after another. The kernels synchronise no
-// threads within a block (no __syncthreads, no shared memory), so any order of a block's threads is
-// one a GPU could produce.
+constexpr unsigned int kWarpSize = 32;
+
+// Runs threads [first, last) of block `b`, one after another. The kernels synchronise no threads
+// within a block (no __syncthreads, no shared memory), so any order and any interleaving of a block's
+// threads is one a GPU could produce.
 template <typename Kernel, typename Args>
-void run_block(unsigned int b, const dim3& grid, const dim3& block, Kernel kernel, const Args& args) {
+void run_threads(unsigned int b, unsigned int first, unsigned int last, const dim3& grid,
+                 const dim3& block, Kernel kernel, const Args& args) {
   gridDim = grid;
   blockDim = block;
   blockIdx = dim3{b, 0, 0};
-  for (unsigned int t = 0; t < block.x; ++t) {
+  for (unsigned int t = first; t < last; ++t) {
     threadIdx = dim3{t, 0, 0};
     std::apply(kernel, args);
   }
@@ -220,17 +224,29 @@ struct Launch {
     const dim3 g{static_cast<unsigned int>(blocks), 1, 1};
     const dim3 t{static_cast<unsigned int>(block), 1, 1};
     const auto bound = std::make_tuple(args...);
-    if (s.schedule == Schedule::kSequential || blocks == 1) {
-      for (int64_t b = 0; b < blocks; ++b) run_block(static_cast<unsigned int>(b), g, t, kernel, bound);
+    if (s.schedule == Schedule::kSequential) {
+      for (int64_t b = 0; b < blocks; ++b) {
+        run_threads(static_cast<unsigned int>(b), 0, t.x, g, t, kernel, bound);
+      }
       return;
     }
+    // Concurrent: the unit of work is a warp, as on the GPU, where the warps of one block run at the
+    // same time too; so even a one-block launch (a small image) has racing atomics.
+    const int64_t warps_per_block = (block + kWarpSize - 1) / kWarpSize;
+    const int64_t warps = blocks * warps_per_block;
+    const int64_t helpers = std::min<int64_t>(s.workers, warps) - 1;
     std::atomic<int64_t> next{0};
+    // All workers start together, so that small launches are shared too rather than run whole by
+    // the first thread to start.
+    std::latch start(helpers + 1);
     const auto work = [&] {
-      for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-        run_block(static_cast<unsigned int>(b), g, t, kernel, bound);
+      start.arrive_and_wait();
+      for (int64_t w = next.fetch_add(1); w < warps; w = next.fetch_add(1)) {
+        const auto first = static_cast<unsigned int>((w % warps_per_block) * kWarpSize);
+        run_threads(static_cast<unsigned int>(w / warps_per_block), first,
+                    std::min<unsigned int>(first + kWarpSize, t.x), g, t, kernel, bound);
       }
     };
-    const int64_t helpers = std::min<int64_t>(s.workers, blocks) - 1;
     std::vector<std::thread> threads;
     threads.reserve(helpers);
     for (int64_t i = 0; i < helpers; ++i) threads.emplace_back(work);
