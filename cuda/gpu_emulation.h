@@ -109,7 +109,7 @@ inline T atomic_load_relaxed(const T* address) {
 namespace softsplat::emulation {
 
 // kSequential runs the blocks one after another on the calling thread; kConcurrent shares their warps
-// among `workers` host threads (the calling one included), each taking the next warp not yet run.
+// among `workers` host threads (the calling one included), round robin.
 enum class Schedule { kSequential, kConcurrent };
 
 struct Settings {
@@ -231,26 +231,27 @@ struct Launch {
       return;
     }
     // Concurrent: the unit of work is a warp, as on the GPU, where the warps of one block run at the
-    // same time too; so even a one-block launch (a small image) has racing atomics.
+    // same time too; so even a one-block launch (a small image) has racing atomics. Worker i runs
+    // warps i, i + workers, ...: a fixed share, so that no worker can finish a small launch alone
+    // before the others wake, and no work queue orders the workers' accesses behind ThreadSanitizer's
+    // back (a shared counter would make each claim a synchronisation).
     const int64_t warps_per_block = (block + kWarpSize - 1) / kWarpSize;
     const int64_t warps = blocks * warps_per_block;
-    const int64_t helpers = std::min<int64_t>(s.workers, warps) - 1;
-    std::atomic<int64_t> next{0};
-    // All workers start together, so that small launches are shared too rather than run whole by
-    // the first thread to start.
-    std::latch start(helpers + 1);
-    const auto work = [&] {
+    const int64_t workers = std::min<int64_t>(s.workers, warps);
+    // All workers start together, so that their warps overlap in time.
+    std::latch start(workers);
+    const auto work = [&](int64_t worker) {
       start.arrive_and_wait();
-      for (int64_t w = next.fetch_add(1); w < warps; w = next.fetch_add(1)) {
+      for (int64_t w = worker; w < warps; w += workers) {
         const auto first = static_cast<unsigned int>((w % warps_per_block) * kWarpSize);
         run_threads(static_cast<unsigned int>(w / warps_per_block), first,
                     std::min<unsigned int>(first + kWarpSize, t.x), g, t, kernel, bound);
       }
     };
     std::vector<std::thread> threads;
-    threads.reserve(helpers);
-    for (int64_t i = 0; i < helpers; ++i) threads.emplace_back(work);
-    work();
+    threads.reserve(workers - 1);
+    for (int64_t i = 1; i < workers; ++i) threads.emplace_back(work, i);
+    work(0);
     for (auto& thread : threads) thread.join();
   }
 };
