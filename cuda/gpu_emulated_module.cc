@@ -4,6 +4,7 @@
 // with the CMake option SOFTSPLAT_GPU_EMULATION.
 #include <pybind11/pybind11.h>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,14 @@ namespace emulation = softsplat::emulation;
 
 PYBIND11_MODULE(_gpu_emulated, m) {
   m.doc() = "The CUDA kernels of jax_softsplat executed on the host (tests only)";
+  if (const char* env = std::getenv(emulation::kScheduleVariable)) {
+    emulation::Settings unused;
+    if (!emulation::parse_schedule(env, &unused)) {
+      throw std::invalid_argument(std::string(emulation::kScheduleVariable) +
+                                  " must be 'sequential', 'concurrent' or 'concurrent:<workers >= 2>', got '" +
+                                  env + "'");
+    }
+  }
   m.attr("built_with_jaxlib") = SOFTSPLAT_JAXLIB_VERSION;
   m.def("registrations", []() {
     py::dict targets;

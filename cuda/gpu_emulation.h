@@ -4,7 +4,7 @@
 // block after block on the calling thread or with the warps shared among host threads, whose atomics
 // then really race. Never part of a wheel: CMake builds it only with SOFTSPLAT_GPU_EMULATION=ON.
 //
-// What it cannot model (warps, the GPU's memory model, launch limits, streams) is listed in
+// What it cannot model (lock-step warps, the GPU's memory model, launch limits, streams) is listed in
 // docs/gpu.md.
 #pragma once
 
@@ -134,16 +134,32 @@ inline std::mutex& state_mutex() {
   return m;
 }
 
-inline Settings settings_from_environment() {
-  // JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=sequential | concurrent | concurrent:<workers>
-  Settings s;
-  const char* env = std::getenv("JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE");
-  if (env == nullptr) return s;
-  const std::string value(env);
-  if (value.rfind("concurrent", 0) == 0) {
-    s.schedule = Schedule::kConcurrent;
-    if (value.size() > 11 && value[10] == ':') s.workers = std::max(2, std::atoi(value.c_str() + 11));
+// Reads a schedule written `sequential`, `concurrent` or `concurrent:<workers>` (workers >= 2) into
+// `s`; false when `text` is none of these.
+inline bool parse_schedule(const std::string& text, Settings* s) {
+  if (text == "sequential" || text == "concurrent") {
+    s->schedule = text == "sequential" ? Schedule::kSequential : Schedule::kConcurrent;
+    return true;
   }
+  if (text.rfind("concurrent:", 0) != 0 || text.size() == 11) return false;
+  int workers = 0;
+  for (size_t i = 11; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9' || workers > 4096) return false;
+    workers = workers * 10 + (text[i] - '0');
+  }
+  if (workers < 2) return false;
+  s->schedule = Schedule::kConcurrent;
+  s->workers = workers;
+  return true;
+}
+
+constexpr const char* kScheduleVariable = "JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE";
+
+// The settings $JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE asks for (the module refuses to load with a value
+// parse_schedule does not accept).
+inline Settings settings_from_environment() {
+  Settings s;
+  if (const char* env = std::getenv(kScheduleVariable)) parse_schedule(env, &s);
   return s;
 }
 

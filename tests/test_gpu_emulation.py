@@ -206,3 +206,11 @@ def test_an_unknown_kernel_name_is_refused():
     result = run_python("import jax_softsplat", JAX_SOFTSPLAT_CPU_KERNEL="gpu")
     assert result.returncode != 0
     assert "JAX_SOFTSPLAT_CPU_KERNEL must be 'native' or 'gpu-emulated', got 'gpu'" in result.stderr
+
+
+def test_an_unknown_schedule_is_refused():
+    result = run_python(
+        "import jax_softsplat", JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated", JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:1"
+    )
+    assert result.returncode != 0
+    assert "JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE must be 'sequential', 'concurrent' or" in result.stderr
