@@ -77,3 +77,39 @@ install-sanitize:
 
 clean:
 	rm -rf build out
+
+# ---- GPU emulation (tests only; docs/gpu.md) ----------------------------------------------------
+# cuda_ops.cu compiled for the host through cuda/gpu_emulation.h, as the module _gpu_emulated of a
+# build of its own (never a wheel's). The operator tests run against it twice: with the blocks of each
+# launch run one after another, then with their warps shared among four host threads, whose atomics
+# really race (the tests marked summation_order, which compare separate calls bit for bit, are left
+# out of that run); tests/test_gpu_emulation.py compares it with the CPU kernel. The race check runs
+# every kernel concurrently under ThreadSanitizer, after a control that TSan must catch.
+EMU := .venv/gpu-emulation
+EMU_BUILD := build/gpu-emulation
+EMU_ENV := JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated SOFTSPLAT_EXPECT_GPU_EMULATION=1 SOFTSPLAT_EXPECT_CUDA=0
+EMU_TSAN := TSAN_OPTIONS=halt_on_error=1:exitcode=66
+
+.PHONY: test-gpu-emulation install-gpu-emulation gpu-emulation-race-check
+
+test-gpu-emulation: gpu-emulation-race-check
+	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=sequential $(EMU)/bin/pytest -p no:cacheprovider \
+		$(PYTEST_ARGS) $(OPERATOR_TESTS) tests/test_gpu_emulation.py
+	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=concurrent:4 $(EMU)/bin/pytest -p no:cacheprovider \
+		-m "not summation_order" $(PYTEST_ARGS) $(OPERATOR_TESTS)
+
+install-gpu-emulation:
+	@test -x $(EMU)/bin/python || $(PYTHON_NEW) -m venv $(EMU)
+	$(EMU)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11
+	$(EMU)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C build-dir=$(EMU_BUILD) \
+		-C cmake.define.SOFTSPLAT_CUDA=OFF -C cmake.define.SOFTSPLAT_GPU_EMULATION=ON ".[test]"
+
+gpu-emulation-race-check: install-gpu-emulation
+	mkdir -p $(EMU_BUILD)-tsan
+	$(CXX) -std=c++20 -O1 -g -fsanitize=thread -DSOFTSPLAT_GPU_EMULATION -Icuda \
+		-I"$$($(EMU)/bin/python -c 'import jax; print(jax.ffi.include_dir())')" \
+		cuda/gpu_emulation_race_check.cc -o $(EMU_BUILD)-tsan/race_check
+	status=0; $(EMU_TSAN) $(EMU_BUILD)-tsan/race_check --race-control >$(EMU_BUILD)-tsan/control.log 2>&1 \
+		|| status=$$?; test $$status = 66 && grep -q "ThreadSanitizer: data race" $(EMU_BUILD)-tsan/control.log \
+		|| { echo "the race check's control (plain += from four threads) was not reported by TSan"; exit 1; }
+	$(EMU_TSAN) $(EMU_BUILD)-tsan/race_check

@@ -1,7 +1,17 @@
 // CUDA loops around the shared per-pixel math: one thread per pixel (grid-stride), the scatter through
-// atomics, everything on the stream XLA passes. Compiled and linked in CI; never executed there (no
-// GPU), see docs/gpu.md.
+// atomics, everything on the stream XLA passes. Compiled and linked in CI; executed there only on the
+// host, through the test-only emulation of gpu_emulation.h (see docs/gpu.md).
+#if defined(__CUDACC__)
 #include <cuda_runtime.h>
+// Kernel launch, spelled as a macro so that the host emulation can replace the <<<>>> syntax.
+#define SOFTSPLAT_LAUNCH(grid, block, stream, ...) __VA_ARGS__<<<grid, block, 0, stream>>>
+#elif defined(SOFTSPLAT_GPU_EMULATION)
+#include "gpu_emulation.h"
+#define SOFTSPLAT_LAUNCH(grid, block, stream, ...) \
+  ::softsplat::emulation::launch(grid, block, 0, stream, __VA_ARGS__)
+#else
+#error "cuda_ops.cu is compiled by nvcc, or by a C++ compiler with SOFTSPLAT_GPU_EMULATION (tests)"
+#endif
 
 #include <algorithm>
 #include <limits>
@@ -29,10 +39,19 @@ __device__ __forceinline__ PixelIndex pixel_index(const Layout& img, int64_t i) 
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (total); \
        i += int64_t(blockDim.x) * gridDim.x)
 
+#if defined(__CUDACC__)
+// The first read of a word other threads update with atomics: a volatile load, which the PTX memory
+// model treats as a relaxed one, so it is not a data race with them.
+template <typename T>
+__device__ __forceinline__ T atomic_load_relaxed(const T* address) {
+  return *static_cast<const volatile T*>(address);
+}
+#endif
+
 // float and double atomic max by compare-and-swap; NaN never wins, as on the CPU.
 __device__ __forceinline__ void atomic_max(float* dst, float value) {
   int* bits = reinterpret_cast<int*>(dst);
-  int old = *bits;
+  int old = atomic_load_relaxed(bits);
   while (value > __int_as_float(old)) {
     const int seen = atomicCAS(bits, old, __float_as_int(value));
     if (seen == old) break;
@@ -42,7 +61,7 @@ __device__ __forceinline__ void atomic_max(float* dst, float value) {
 
 __device__ __forceinline__ void atomic_max(double* dst, double value) {
   auto* bits = reinterpret_cast<unsigned long long*>(dst);
-  unsigned long long old = *bits;
+  unsigned long long old = atomic_load_relaxed(bits);
   while (value > __longlong_as_double(old)) {
     const unsigned long long seen = atomicCAS(bits, old, __double_as_longlong(value));
     if (seen == old) break;
@@ -149,14 +168,14 @@ ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x
   const int blocks = blocks_for(work);
   T* out_data = data<T>(out);
   T* aux_data = data<T>(aux);
-  init_aux_kernel<T><<<blocks, kThreads, 0, stream>>>(p, aux_data);
+  SOFTSPLAT_LAUNCH(blocks, kThreads, stream, init_aux_kernel<T>)(p, aux_data);
   for (const bool max_pass : {true, false}) {
     if (max_pass && !p.options.stable) continue;
-    splat_kernel<T, S><<<blocks, kThreads, 0, stream>>>(p, max_pass, data<S>(x), data<S>(flow),
-                                                        data<S>(metric), out_data, aux_data);
+    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, splat_kernel<T, S>)(
+        p, max_pass, data<S>(x), data<S>(flow), data<S>(metric), out_data, aux_data);
   }
   if (p.options.mode != Mode::kSum) {
-    normalize_kernel<T><<<blocks, kThreads, 0, stream>>>(p, out_data, aux_data);
+    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, normalize_kernel<T>)(p, out_data, aux_data);
   }
   return last_cuda_error("forward launch");
 }
@@ -168,7 +187,7 @@ ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer 
                           ffi::AnyBuffer grad_flow, ffi::AnyBuffer grad_metric) {
   const int64_t work = p.batch * p.image.pixels();
   if (work == 0) return ffi::Error::Success();
-  backward_kernel<T, S><<<blocks_for(work), kThreads, 0, stream>>>(
+  SOFTSPLAT_LAUNCH(blocks_for(work), kThreads, stream, backward_kernel<T, S>)(
       p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<S>(grad_out),
       data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return last_cuda_error("backward launch");
@@ -231,9 +250,19 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
 
 namespace ffi = xla::ffi;
 
+#if defined(__CUDACC__)
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCuda, softsplat::forward_impl,
                               SOFTSPLAT_FORWARD_BINDING(
                                   ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatBackwardCuda, softsplat::backward_impl,
                               SOFTSPLAT_BACKWARD_BINDING(
                                   ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
+#else
+// The emulated handlers run on a CPU device, which has no stream to bind.
+XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCuda,
+                              softsplat::emulation::without_stream(softsplat::forward_impl),
+                              SOFTSPLAT_FORWARD_BINDING(ffi::Ffi::Bind()));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatBackwardCuda,
+                              softsplat::emulation::without_stream(softsplat::backward_impl),
+                              SOFTSPLAT_BACKWARD_BINDING(ffi::Ffi::Bind()));
+#endif

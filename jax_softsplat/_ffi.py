@@ -1,5 +1,7 @@
 """Registers the compiled XLA FFI handlers (CPU always, CUDA when it was built) with JAX."""
 
+import os
+
 import jax
 import jaxlib.version
 
@@ -23,6 +25,22 @@ FORWARD = "jax_softsplat_forward"
 BACKWARD = "jax_softsplat_backward"
 HAS_CUDA = _cuda is not None
 
+# Tests only: JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated serves the CPU platform with the CUDA kernels' code
+# run on the host (a module built only with SOFTSPLAT_GPU_EMULATION=ON; docs/gpu.md).
+CPU_KERNEL = os.environ.get("JAX_SOFTSPLAT_CPU_KERNEL", "native")
+if CPU_KERNEL == "native":
+    _cpu_handlers = _cpu
+elif CPU_KERNEL == "gpu-emulated":
+    try:
+        from jax_softsplat import _gpu_emulated as _cpu_handlers
+    except ImportError as e:
+        raise ImportError(
+            "JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated needs jax_softsplat built with "
+            "-C cmake.define.SOFTSPLAT_GPU_EMULATION=ON (make test-gpu-emulation)"
+        ) from e
+else:
+    raise ImportError(f"JAX_SOFTSPLAT_CPU_KERNEL must be 'native' or 'gpu-emulated', got {CPU_KERNEL!r}")
+
 
 def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
@@ -39,7 +57,7 @@ def _check_headers(module) -> None:
         )
 
 
-for _module, _platform in ((_cpu, "cpu"), (_cuda, "CUDA")):
+for _module, _platform in ((_cpu_handlers, "cpu"), (_cuda, "CUDA")):
     if _module is None:
         continue
     _check_headers(_module)

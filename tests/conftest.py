@@ -10,6 +10,15 @@ jax.config.update("jax_enable_x64", True)
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "summation_order: compares separate forward calls bit for bit, which holds only when every call "
+        "adds the same terms in the same order (the CPU kernel; not a GPU's atomics, so "
+        "`make test-gpu-emulation` leaves these tests out of its concurrent run)",
+    )
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared data folder. Missing data fails the test (CI must never silently skip it)."""

@@ -107,6 +107,7 @@ def test_half_precision_error_bound(mode, dtype):
     assert grads.dtype == dtype and np.all(np.isfinite(np.asarray(grads, np.float32)))
 
 
+@pytest.mark.summation_order
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("mode", ["sum", "avg", "linear", "soft"])
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
@@ -137,6 +138,7 @@ def test_half_inputs_read_in_place_equal_float32_inputs_bit_for_bit(dtype, mode,
         np.testing.assert_array_equal(np.asarray(g, np.float32), np.asarray(w.astype(dtype), np.float32))
 
 
+@pytest.mark.summation_order
 def test_mixed_half_and_float32_inputs_compute_in_float32():
     """bfloat16 features with a float32 flow (the flow keeps its precision): all go in as float32."""
     x, flow, metric = random_inputs(np.random.default_rng(37), h=10, w=12)

@@ -35,6 +35,7 @@ def run(mode, threads, flow_scale, layout):
     return output_and_grads(mode, layout, x, flow, metric, cosines(x.shape))
 
 
+@pytest.mark.summation_order
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("flow_scale", [2.0, 40.0])  # 40: few bands; far moves exercise the fallback
 @pytest.mark.parametrize("mode", ["sum", "soft"])
@@ -52,6 +53,7 @@ def test_thread_count_is_settable(restore_threads):
         jax_softsplat.set_num_threads(0)
 
 
+@pytest.mark.summation_order
 @pytest.mark.parametrize("channels", [3, 8])  # 8: NCHW takes the plane-by-plane path
 @pytest.mark.parametrize("mode", ["sum", "linear", "soft"])
 def test_layouts_give_bit_identical_results(mode, channels):
@@ -71,6 +73,7 @@ def test_layouts_give_bit_identical_results(mode, channels):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.summation_order
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 @pytest.mark.parametrize("mode", ["sum", "avg", "linear", "soft"])
 def test_compile_time_channel_counts_compute_what_the_generic_loop_computes(mode, channels):
