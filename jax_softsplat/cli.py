@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, summary in (
         ("interpolate", interpolate, "the frame at time t between two images"),
-        ("video", video, "a video with 2, 4 or 8 times as many frames (streamed, audio kept, scene cuts respected)"),
+        ("video", video, "a video with N times as many frames or at another rate (streamed, audio kept, scene cuts respected)"),
         ("benchmark", benchmark, "PSNR/SSIM of an interpolator on Middlebury or Xiph, as a table"),
         ("demo", demo, "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
     ):
