@@ -218,7 +218,8 @@ class ClassicInterpolator:
     """An `Interpolator` with no learned weights: DIS optical flow + softmax splatting.
 
     Call with two float32 RGB [H, W, 3] frames in [0, 1] and the times in (0, 1) wanted; returns one
-    float32 frame in [0, 1] per time. Flow is computed once per pair, in both directions.
+    float32 frame in [0, 1] per time. Flow is computed once per pair, in both directions (`prepare`),
+    then each time is rendered (`render`); `video` prepares the next pair while this one renders.
     """
 
     def __init__(self, preset: str = "standard", error_window: int = ERROR_WINDOW):
@@ -228,11 +229,19 @@ class ClassicInterpolator:
         self.pool = ThreadPoolExecutor(1)
 
     def __call__(self, one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+        return self.render(self.prepare(one, two), times)
+
+    def prepare(self, one: np.ndarray, two: np.ndarray) -> tuple:
+        """What does not depend on t: both flows and both importance weights, on the device."""
         one, two = np.asarray(one, np.float32), np.asarray(two, np.float32)
         flow_ab, flow_ba = optical_flows(one, two, self.preset, self.pool)
         exps = pair_weights(one, two, flow_ab, flow_ba, self.error_window)
         # Moved to the device once for all times (handing numpy arrays to the jitted call copies them each time).
-        one, two, flow_ab, flow_ba, *exps = jax.device_put((one, two, flow_ab, flow_ba, *exps))
+        return jax.device_put((one, two, flow_ab, flow_ba, *exps))
+
+    def render(self, prepared: tuple, times: Sequence[float]) -> list[np.ndarray]:
+        """The frames at `times` of a prepared pair."""
+        one, two, flow_ab, flow_ba, *exps = prepared
         frames = []
         for t in times:
             middle, coverage = splat_both(one, two, flow_ab, flow_ba, t, exps=exps)

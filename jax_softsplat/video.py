@@ -14,6 +14,7 @@ import math
 import queue
 import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -99,25 +100,58 @@ class ShotStream(Protocol):
 
 
 class PairShot:
-    """A `ShotStream` over an `Interpolator`: one call per pair of frames for all the instants between them."""
+    """A `ShotStream` over an `Interpolator`: one call per pair of frames for all the instants between them.
+
+    An interpolator that also offers `prepare(one, two) -> state` (what depends on the pair only, e.g.
+    optical flow) and `render(state, times) -> frames` has each pair prepared in a background thread
+    while the previous pair renders: output lags one input frame behind, the stages overlap."""
 
     def __init__(self, interpolator: Interpolator, step: Fraction, start: int):
         self.interpolator, self.step = interpolator, Fraction(step)
         self.previous, self.index = None, start
+        self.staged = hasattr(interpolator, "prepare") and hasattr(interpolator, "render")
+        self.executor = ThreadPoolExecutor(1) if self.staged else None
+        self.pending = None
+
+    def _pair(self, index: int, frame: np.ndarray) -> tuple:
+        """(the earlier frame when an instant falls on it, else None; the times in (0, 1); the work)."""
+        times = [output_instant(k, self.step)[1] for k in outputs_between(self.index, index, self.step)]
+        first = self.previous if times and times[0] == 0 else None
+        times = [float(t) for t in times if t != 0]
+        previous, job = self.previous, None
+
+        def floats():
+            return tuple(np.asarray(f, np.float32) / 255.0 for f in (previous, frame))
+
+        if times:
+            job = self.executor.submit(lambda: self.interpolator.prepare(*floats())) if self.staged else floats()
+        return first, times, job
+
+    def _emit(self, pair: tuple) -> Iterator[np.ndarray]:
+        first, times, job = pair
+        if first is not None:
+            yield first
+        if times:
+            frames = self.interpolator.render(job.result(), times) if self.staged else self.interpolator(*job, times)
+            yield from (to_uint8(f) for f in frames)
 
     def push(self, index: int, frame: np.ndarray) -> Iterator[np.ndarray]:
         if self.previous is not None:
-            ks = outputs_between(self.index, index, self.step)
-            times = [output_instant(k, self.step)[1] for k in ks]
-            if times and times[0] == 0:
-                yield self.previous
-                times = times[1:]
-            if times:
-                one, two = (np.asarray(f, np.float32) / 255.0 for f in (self.previous, frame))
-                yield from (to_uint8(f) for f in self.interpolator(one, two, [float(t) for t in times]))
+            pair = self._pair(index, frame)
+            if self.staged:
+                if self.pending is not None:
+                    yield from self._emit(self.pending)
+                self.pending = pair
+            else:
+                yield from self._emit(pair)
         self.previous, self.index = frame, index
 
     def close(self) -> Iterator[np.ndarray]:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            yield from self._emit(pending)
+        if self.executor is not None:
+            self.executor.shutdown()
         if self.previous is not None and output_instant(math.ceil(self.index / self.step), self.step) == (self.index, 0):
             yield self.previous
 

@@ -144,3 +144,34 @@ def test_an_image_or_a_single_frame_is_not_a_video(tmp_path, capsys):
         err = _error(["--in", str(source), "--out", str(out), "--model", "average", "--quiet"], capsys)
         assert f"--in {source}" in err and "at least 2 frames" in err and "nothing was written" in err
         assert not out.exists() and not list(tmp_path.glob(".out.mp4*"))
+
+
+class Staged:
+    """An interpolator in two stages that records the order of its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def prepare(self, one, two):
+        self.calls.append("prepare")
+        return one, two
+
+    def render(self, state, times):
+        self.calls.append("render")
+        one, two = state
+        return [(1 - t) * one + t * two for t in times]
+
+    def __call__(self, one, two, times):
+        return self.render(self.prepare(one, two), times)
+
+
+def test_staged_interpolator_gives_the_same_frames_one_pair_ahead():
+    frames = [np.round(f * 255).astype(np.uint8) for f in moving_texture(24, 32, np.arange(6) * 0.5, seed=2)]
+    staged = Staged()
+    plain = list(output_frames(iter(frames), staged.__call__, Fraction(5, 12), 2.0, []))
+    staged.calls.clear()
+    ahead = list(output_frames(iter(frames), staged, Fraction(5, 12), 2.0, []))
+    assert len(ahead) == len(plain) == output_count(6, Fraction(5, 12))
+    for a, b in zip(ahead, plain):
+        np.testing.assert_array_equal(a, b)
+    assert staged.calls.count("prepare") == staged.calls.count("render") == 5
