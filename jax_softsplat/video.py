@@ -103,8 +103,9 @@ class PairShot:
     """A `ShotStream` over an `Interpolator`: one call per pair of frames for all the instants between them.
 
     An interpolator that also offers `prepare(one, two) -> state` (what depends on the pair only, e.g.
-    optical flow) and `render(state, times) -> frames` has each pair prepared in a background thread
-    while the previous pair renders: output lags one input frame behind, the stages overlap."""
+    optical flow; given the uint8 frames) and `render(state, times) -> frames` has each pair prepared in
+    a background thread while the previous pair renders: output lags one input frame behind, the stages
+    overlap."""
 
     def __init__(self, interpolator: Interpolator, step: Fraction, start: int):
         self.interpolator, self.step = interpolator, Fraction(step)
@@ -124,7 +125,7 @@ class PairShot:
             return tuple(np.asarray(f, np.float32) / 255.0 for f in (previous, frame))
 
         if times:
-            job = self.executor.submit(lambda: self.interpolator.prepare(*floats())) if self.staged else floats()
+            job = self.executor.submit(self.interpolator.prepare, previous, frame) if self.staged else floats()
         return first, times, job
 
     def _emit(self, pair: tuple) -> Iterator[np.ndarray]:

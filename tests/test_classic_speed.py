@@ -30,8 +30,8 @@ def test_compiled_once_across_pairs_and_times():
 def test_flow_resolution_follows_the_preset():
     assert flow_size(480, 640, PRESETS["standard"]) == (480, 640)  # Middlebury: full resolution
     assert flow_size(480, 640, PRESETS["fast"]) == (480, 640)
-    assert flow_size(1080, 1920, PRESETS["standard"]) == (576, 1024)
-    assert flow_size(2160, 3840, PRESETS["standard"]) == (576, 1024)
+    assert flow_size(1080, 1920, PRESETS["standard"]) == (416, 739)
+    assert flow_size(2160, 3840, PRESETS["standard"]) == (416, 739)
     assert flow_size(1080, 1920, PRESETS["full"]) == (1080, 1920)
     h, w = flow_size(1080, 1920, PRESETS["fast"])
     assert abs(h * w - 640 * 480) < 1000 and abs(w / h - 16 / 9) < 0.01

@@ -152,9 +152,9 @@ class Staged:
     def __init__(self):
         self.calls = []
 
-    def prepare(self, one, two):
+    def prepare(self, one, two):  # video hands over the uint8 frames
         self.calls.append("prepare")
-        return one, two
+        return tuple(np.asarray(f, np.float32) / 255 if f.dtype == np.uint8 else f for f in (one, two))
 
     def render(self, state, times):
         self.calls.append("render")
