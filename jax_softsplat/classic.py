@@ -42,6 +42,8 @@ class Preset:
     flow_pixels: int | None
     finest_scale: int = 0
     patch_stride: int = 2
+    # The importance metric computed at the flow's size too (and upscaled) instead of the frame's.
+    metric_at_flow_size: bool = False
 
 
 PRESETS = {
@@ -49,14 +51,15 @@ PRESETS = {
     # 739x416. Patches every 3 pixels instead of 2: Middlebury 34.63 instead of 34.64 dB, in half the time.
     "standard": Preset(flow_pixels=640 * 480, patch_stride=3),
     # Flow at about 640x480 (Middlebury's size), refined down to half of that: Middlebury 34.16 dB.
-    "fast": Preset(flow_pixels=640 * 480, finest_scale=1, patch_stride=3),
+    # The metric at that size too: no full-size warping or float copy of the frames.
+    "fast": Preset(flow_pixels=640 * 480, finest_scale=1, patch_stride=3, metric_at_flow_size=True),
     # Flow at full resolution at any size: the most accurate, and at 1080p the slowest by far.
     "full": Preset(flow_pixels=None),
 }
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(image if image.dtype == np.uint8 else to_uint8(image), cv2.COLOR_RGB2GRAY)
 
 
 def flow_size(height: int, width: int, preset: Preset) -> tuple[int, int]:
@@ -68,8 +71,10 @@ def flow_size(height: int, width: int, preset: Preset) -> tuple[int, int]:
 
 
 def _grey_at(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if image.shape[:2] == size:
+    if image.shape[:2] == size or image.dtype == np.uint8:
         grey = _grey(image)
+        if grey.shape != size:
+            grey = cv2.resize(grey, size[::-1], interpolation=cv2.INTER_AREA)
     else:  # converted and shrunk in float, rounded once at the small size
         small = cv2.resize(cv2.cvtColor(np.asarray(image, np.float32), cv2.COLOR_RGB2GRAY), size[::-1],
                            interpolation=cv2.INTER_AREA)
@@ -104,19 +109,20 @@ def optical_flow(one: np.ndarray, two: np.ndarray, preset: Preset = PRESETS["ful
 
 
 def optical_flows(one: np.ndarray, two: np.ndarray, preset: Preset, pool: ThreadPoolExecutor | None = None):
-    """(flow one -> two, flow two -> one), each [H, W, 2] float32; with a pool, both at once (OpenCV
-    releases the GIL, so the two directions run on two cores)."""
+    """(flow one -> two, flow two -> one), each [H, W, 2] float32 in pixels of the frames; with a pool,
+    both at once (OpenCV releases the GIL, so the two directions run on two cores)."""
     height, width = one.shape[:2]
-    size = flow_size(height, width, preset)
+    return tuple(_to_frame_size(f, height, width) for f in small_flows(one, two, preset, pool))
+
+
+def small_flows(one: np.ndarray, two: np.ndarray, preset: Preset, pool: ThreadPoolExecutor | None = None):
+    """Both flows at the preset's `flow_size`, in pixels of that size. Frames: float32 in [0, 1] or uint8."""
+    size = flow_size(*one.shape[:2], preset)
     a, b = _grey_at(one, size), _grey_at(two, size)
-
-    def direction(x, y):
-        return _to_frame_size(_dis_flow(x, y, preset, size), height, width)
-
     if pool is None:
-        return direction(a, b), direction(b, a)
-    backward = pool.submit(direction, b, a)
-    return direction(a, b), backward.result()
+        return _dis_flow(a, b, preset, size), _dis_flow(b, a, preset, size)
+    backward = pool.submit(_dis_flow, b, a, preset, size)
+    return _dis_flow(a, b, preset, size), backward.result()
 
 
 @lru_cache(maxsize=4)
@@ -245,9 +251,19 @@ class ClassicInterpolator:
         """What does not depend on t: both flows and both importance weights. Takes float32 frames in
         [0, 1] or uint8 frames (kept as they are: a quarter of the memory while the pair waits)."""
         one, two = np.asarray(one), np.asarray(two)
-        floats = _unit_float(one), _unit_float(two)
-        flow_ab, flow_ba = optical_flows(*floats, self.preset, self.pool)
-        exps = pair_weights(*floats, flow_ab, flow_ba, self.error_window)
+        height, width = one.shape[:2]
+        size = flow_size(height, width, self.preset)
+        small = small_flows(one, two, self.preset, self.pool)
+        flow_ab, flow_ba = (_to_frame_size(f, height, width) for f in small)
+        if self.preset.metric_at_flow_size and size != (height, width):
+            a, b = (_unit_float(cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA)) for f in (one, two))
+            exps = tuple(
+                cv2.resize(e, (width, height), interpolation=cv2.INTER_LINEAR)
+                for e in pair_weights(a, b, *small, self.error_window)
+            )
+        else:
+            floats = _unit_float(one), _unit_float(two)
+            exps = pair_weights(*floats, flow_ab, flow_ba, self.error_window)
         return (one, two, flow_ab, flow_ba, *exps)
 
     def render(self, prepared: tuple, times: Sequence[float]) -> list[np.ndarray]:
