@@ -45,8 +45,10 @@ X264_OPTIONS = {"crf": "16", "preset": "veryfast"}
 QUEUE_FRAMES = 4
 
 
-# glibc's M_MMAP_THRESHOLD, and the value it is fixed at (see `_return_frame_buffers`).
+# glibc's M_MMAP_THRESHOLD, the value it is fixed at, and the frame size from which it is (see
+# `_return_frame_buffers`).
 _M_MMAP_THRESHOLD, _FRAME_BUFFER_BYTES = -3, 4 << 20
+_LARGE_FRAME_PIXELS = 2560 * 1440
 
 
 def _return_frame_buffers() -> None:
@@ -55,7 +57,8 @@ def _return_frame_buffers() -> None:
     glibc raises its mmap threshold each time a large mapped block is freed (up to 32 MB); frame-sized
     buffers (25 MB at 4K) then come from the heaps of the several threads at work, which keep what is
     freed. Fixed at 4 MB, the peak resident memory of 4K `classic` over 16 frames fell from 3483 to
-    2959 MB. Other C libraries have no mallopt and are left as they are."""
+    2889 MB. Only done for frames above 2560x1440: below, memory is far from a concern and mapping every
+    large buffer afresh costs page faults. Other C libraries have no mallopt and are left as they are."""
     try:
         ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, _FRAME_BUFFER_BYTES)
     except (OSError, AttributeError):
@@ -328,7 +331,6 @@ def interpolate_video(
     A source with fewer than two frames (an image, say) is an error and leaves no output behind.
     """
     source, target = Path(source), Path(target)
-    _return_frame_buffers()
     try:
         reader = av.open(str(source))
     except av.FFmpegError as error:
@@ -338,6 +340,8 @@ def interpolate_video(
             raise VideoArgumentError("source", source, "no video stream")
         video = reader.streams.video[0]
         video.thread_type = "AUTO"
+        if video.codec_context.width * video.codec_context.height > _LARGE_FRAME_PIXELS:
+            _return_frame_buffers()
         audio = reader.streams.audio[0] if reader.streams.audio else None
         rate = Fraction(video.average_rate or video.guessed_rate or 25)
         step, out_rate = frame_step(rate, factor, fps)
