@@ -15,7 +15,7 @@ from importlib import import_module
 COMMANDS = (
     ("interpolate", "jax_softsplat.commands.interpolate", "the frame at time t between two images"),
     ("video", "jax_softsplat.commands.video",
-     "a video with 2, 4 or 8 times as many frames (streamed, audio kept, scene cuts respected)"),
+     "a video with N times as many frames or at another rate (streamed, audio kept, scene cuts respected)"),
     ("demo", "jax_softsplat.commands.demo",
      "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
     ("figure", "jax_softsplat.commands.figure",

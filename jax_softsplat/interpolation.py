@@ -4,7 +4,6 @@
 folder) live in `jax_softsplat.models`, imported only when asked for, so everything here works without it.
 """
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +11,9 @@ from typing import Protocol
 import numpy as np
 
 NETWORK_MODELS = ("l1", "lf")
+# `classic` at its presets (classic.PRESETS), and FFmpeg's minterpolate filter as a baseline.
+CLASSIC_MODELS = {"classic": "standard", "classic-fast": "fast", "classic-full": "full"}
+BASELINES = ("average", "minterpolate")
 
 
 class Interpolator(Protocol):
@@ -35,21 +37,25 @@ def frame_average(one: np.ndarray, two: np.ndarray, times: Sequence[float]) -> l
 
 
 def load_interpolator(model: str = "classic", weights: str | None = None) -> Interpolator:
-    """An Interpolator by name: "classic", "average" (the frame-blending baseline), "l1", "lf", or the
+    """An Interpolator by name: "classic" (or its presets "classic-fast", "classic-full"), "average"
+    (the frame-blending baseline), "minterpolate" (FFmpeg's filter, a baseline), "l1", "lf", or the
     PATH of a weights .msgpack file or of a folder holding `weights.msgpack` (e.g. a training run).
     `weights` overrides where l1/lf weights are read."""
-    if model in ("classic", "average"):
+    if model in CLASSIC_MODELS or model in BASELINES:
         if weights is not None:
             raise ValueError(f"weights {weights}: the {model} model has no weights; leave weights out")
         if model == "average":
             return frame_average
+        if model == "minterpolate":
+            from jax_softsplat.minterpolate import MinterpolateInterpolator
+
+            return MinterpolateInterpolator()
         from jax_softsplat.classic import ClassicInterpolator
 
-        return ClassicInterpolator()
+        return ClassicInterpolator(CLASSIC_MODELS[model])
     if model not in NETWORK_MODELS and not Path(model).exists():
-        raise ValueError(
-            f"model {model!r}: expected 'classic', 'average', 'l1', 'lf' or the path of a weights file or run folder"
-        )
+        names = ", ".join(repr(m) for m in (*CLASSIC_MODELS, *BASELINES, *NETWORK_MODELS))
+        raise ValueError(f"model {model!r}: expected {names} or the path of a weights file or run folder")
     try:
         from jax_softsplat.models import load_network
     except ImportError as error:

@@ -56,7 +56,7 @@ def test_holes_are_filled(classic, monkeypatch):
     holes = coverage < 0.5
     assert holes[:, :5].all() and not holes[:, 7:].any()
     assert splat[holes].max() == 0.0
-    monkeypatch.setattr(classic_module, "optical_flow", lambda a, b: rightwards)
+    monkeypatch.setattr(classic_module, "small_flows", lambda a, b, preset, pool: (rightwards, rightwards))
     estimate = classic(one, two, [0.5])[0]
     np.testing.assert_array_equal(estimate[~holes], np.clip(splat[~holes], 0, 1))
     assert (estimate[holes].sum(axis=-1) > 0.3).all()

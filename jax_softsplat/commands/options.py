@@ -36,8 +36,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        help="'classic' (optical flow + softmax splatting, no weights), 'average' (frame blending, a "
-        "baseline), 'l1', 'lf', or the path of a "
+        help="'classic' (optical flow + softmax splatting, no weights; presets 'classic-fast', "
+        "'classic-full'), 'minterpolate' (FFmpeg's filter) or 'average' (frame blending), two baselines, "
+        "'l1', 'lf', or the path of a "
         "weights .msgpack file or training run folder (default: l1 when its weights are in the cache "
         "folder, else classic)",
     )

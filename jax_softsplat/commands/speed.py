@@ -25,6 +25,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
+from jax_softsplat import video_speed
 from jax_softsplat.commands.options import HelpFormatter, output_file, positive_int
 from jax_softsplat.files import atomic_path
 
@@ -243,6 +244,8 @@ def table(rows: list[Row]) -> str:
 TARGETS = {
     "operator": "the splatting operator (fused kernel, composed, pure-jnp reference, PyTorch) against a copy of "
     "its inputs",
+    "video": "`jax-softsplat video` per model at 1080p and 4K: seconds per interpolated frame and peak memory, "
+    "each model in its own process, against FFmpeg's minterpolate",
 }
 
 
@@ -253,6 +256,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_operator_arguments(operator)
     operator.set_defaults(run_target=run_operator)
+    video = targets.add_parser(
+        "video", help=TARGETS["video"], description=TARGETS["video"], formatter_class=HelpFormatter
+    )
+    video_speed.add_arguments(video)
+    video.set_defaults(run_target=video_speed.run)
 
 
 def add_operator_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,11 +1,11 @@
-"""`jax-softsplat video`: a video with 2, 4 or 8 times as many frames."""
+"""`jax-softsplat video`: a video with more frames: N times as many, or converted to another frame rate."""
 
 import argparse
 from fractions import Fraction
 from pathlib import Path
 
 from jax_softsplat.commands.options import add_model_arguments, load_model, output_file, positive_int
-from jax_softsplat.video import FACTORS, SCENE_CUT_THRESHOLD, interpolate_video
+from jax_softsplat.video import SCENE_CUT_THRESHOLD, VideoArgumentError, interpolate_video
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")  # containers that take H.264 (and copied audio)
 
@@ -20,15 +20,27 @@ def _fps(text: str) -> Fraction:
     return fps
 
 
+def _factor(text: str) -> int:
+    try:
+        factor = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {text!r}") from None
+    if factor < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {factor}")
+    return factor
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="source", required=True, help="the video to read (anything FFmpeg decodes)")
     parser.add_argument("--out", required=True, help=f"the video to write, H.264 in {'/'.join(VIDEO_SUFFIXES)}")
     parser.add_argument(
-        "--factor", type=int, choices=FACTORS, default=2, help="output frames per input frame (default: 2)"
+        "--factor", type=_factor,
+        help="output frames per input frame, any integer >= 2 (default: 2, or what --fps implies)",
     )
     parser.add_argument(
-        "--fps", type=_fps, help="output frame rate (default: factor x the input's, same duration; "
-        "give the input's rate for slow motion)"
+        "--fps", type=_fps, help="output frame rate. Alone: frame-rate conversion, same duration (e.g. 25 -> 60, "
+        "each output frame interpolated at its own instant); with --factor: the rate the frames are played "
+        "at (the input's rate gives slow motion). Default: factor x the input's",
     )
     parser.add_argument("--max-frames", type=positive_int, help="read only the first N input frames")
     parser.add_argument(
@@ -46,10 +58,14 @@ def run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"--in {source}: no such file")
     out = output_file("--out", args.out, inputs=(source,), suffixes=VIDEO_SUFFIXES)
     model, interpolator = load_model(args)
-    counts = interpolate_video(
-        source, out, interpolator, factor=args.factor, fps=args.fps, max_frames=args.max_frames,
-        scene_cut_threshold=args.scene_threshold, progress=not args.quiet,
-    )
+    try:
+        counts = interpolate_video(
+            source, out, interpolator, factor=args.factor, fps=args.fps, max_frames=args.max_frames,
+            scene_cut_threshold=args.scene_threshold, progress=not args.quiet,
+        )
+    except VideoArgumentError as error:
+        option = {"source": "--in", "target": "--out"}[error.argument]
+        raise ValueError(f"{option} {error.path}: {error.reason}; nothing was written") from error
     cuts = counts["scene cuts"]
     print(
         f"{out}  ({counts['input frames']} -> {counts['output frames']} frames at {float(counts['fps']):g} fps, "
