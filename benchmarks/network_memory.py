@@ -18,6 +18,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -59,12 +60,36 @@ def child(size: str, mode: str, model: str, runs: int) -> dict:
     }
 
 
+def run_watched(command: list[str], limit_gib: float) -> subprocess.CompletedProcess:
+    """Runs a row, ending it when its resident set passes `limit_gib` (the machine is shared)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        over = None
+        while process.poll() is None:
+            try:
+                with open(f"/proc/{process.pid}/status") as status:
+                    rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                rss = 0
+            if rss > limit_gib * 2**20:
+                over = rss
+                process.kill()
+                process.wait()
+                break
+            time.sleep(0.2)
+        out.seek(0), err.seek(0)
+        stderr = err.read() + (f"\nended at {over / 2**20:.1f} GiB resident, above --limit-gib" if over else "")
+        return subprocess.CompletedProcess(command, process.returncode, out.read(), stderr)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="640x480:whole,1920x1080:whole,1920x1080:tiled,3840x2160:tiled",
                         help="comma-separated WIDTHxHEIGHT:{whole,tiled,auto} (default: %(default)s)")
     parser.add_argument("--models", default="l1,lf", help="comma-separated, l1 and/or lf (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=2, help="calls per row, the first compiles (default: %(default)s)")
+    parser.add_argument("--limit-gib", type=float, default=12.0,
+                        help="end a row whose resident memory passes this (default: %(default)s)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -74,9 +99,9 @@ def main(argv=None) -> None:
     results = []
     for model in args.models.split(","):
         for row in args.rows.split(","):
-            done = subprocess.run(
+            done = run_watched(
                 [sys.executable, os.path.abspath(__file__), "--child", f"{row}:{model}", "--runs", str(args.runs)],
-                capture_output=True, text=True,
+                args.limit_gib,
             )
             if done.returncode:
                 print(f"{row}:{model} failed (status {done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)

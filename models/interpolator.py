@@ -84,8 +84,12 @@ def _tiled_flow(graphdef, state, one, two):
     return {"frames": jnp.concatenate([one, two], axis=0), "flows": network.estimate_flow(one, two), "mu": mu, "sigma": sigma}
 
 
-def _tiled_features(graphdef, state, frames, flows, tiling):
-    return tiled.features(nnx.merge(graphdef, state).synthesis, frames, flows, tiling)
+def _tiled_encode(graphdef, state, frames, tiling):
+    return tiled.encode(nnx.merge(graphdef, state).synthesis, frames, tiling)
+
+
+def _tiled_metrics(graphdef, state, top, flows, tiling):
+    return tiled.metrics(nnx.merge(graphdef, state).synthesis, top, flows, tiling)
 
 
 def _tiled_splat(graphdef, state, level, k, sources, metrics, flows, t, tiling):
@@ -131,7 +135,8 @@ class Interpolator:
         self._prepare = jax.jit(_prepare, static_argnums=0)
         self._render = jax.jit(_render, static_argnums=(0, 4, 5))
         self._tiled_flow = jax.jit(_tiled_flow, static_argnums=0)
-        self._tiled_features = jax.jit(_tiled_features, static_argnums=(0, 4))
+        self._tiled_encode = jax.jit(_tiled_encode, static_argnums=(0, 3))
+        self._tiled_metrics = jax.jit(_tiled_metrics, static_argnums=(0, 4))
         self._tiled_splat = jax.jit(_tiled_splat, static_argnums=(0, 2, 3, 8))
         self._tiled_warp = jax.jit(_tiled_warp, static_argnums=(0, 2, 5))
         self._tiled_output = jax.jit(_tiled_output, static_argnums=(0, 5, 6, 7))
@@ -146,7 +151,9 @@ class Interpolator:
         h, w, _ = one.shape
         prepared = self._tiled_flow(g, s, jnp.asarray(one, jnp.float32), jnp.asarray(two, jnp.float32))
         frames, flows = prepared["frames"], prepared["flows"]
-        pyramid, metrics = self._tiled_features(g, s, frames, flows, tiling)
+        top, *pyramid = self._tiled_encode(g, s, frames, tiling)
+        metrics = self._tiled_metrics(g, s, top, flows, tiling)
+        del top  # recomputed for each time, where it is needed one frame at a time
         outs = []
         for t in times:
             t = jnp.float32(t)

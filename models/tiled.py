@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jax_softsplat import softsplat
 
 from .layers import resize_bilinear, resize_flow
+from .synthesis import Softmetric
 from .tiling import Axis, map_tiles, plan_axis
 
 # Halos: receptive-field radii in full-resolution pixels, as the gradient of one output pixel shows
@@ -57,19 +58,39 @@ def encode(synthesis, frames: jax.Array, tiling: Tiling):
     )
 
 
-def features(synthesis, frames: jax.Array, flows: tuple[jax.Array, jax.Array], tiling: Tiling):
-    """What `Synthesis.features` computes, less the full-resolution level: frames is [2N, H, W, 3]
-    (one's, then two's). Returns (pyramid levels 1 and 2, metrics [2N, H, W, 1])."""
-    pyramid = encode(synthesis, frames, tiling)
-    n = frames.shape[0] // 2
-    swapped = jnp.concatenate([pyramid[0][n:], pyramid[0][:n]], axis=0)
-    error = synthesis.softmetric.error(pyramid[0], swapped, jnp.concatenate(flows, axis=0))
-    _, h, w, _ = frames.shape
-    (metrics,) = map_tiled(
+def error_map(top: jax.Array, flows: tuple[jax.Array, jax.Array], group: int = 8) -> jax.Array:
+    """`Softmetric.error` of both frames, [2N, H, W, 1], a few channels at a time: the backward warp
+    of all 35 channels of both frames at once held several full-resolution copies (9 GB at 4K).
+    The sum over channels is taken group by group, which rounds a little differently."""
+    n, channels = flows[0].shape[0], top.shape[-1]
+    group = max(d for d in range(1, group + 1) if channels % d == 0)
+    _, h, w, _ = top.shape
+    zero = jnp.int32(0)
+    errors = []
+    for k in (0, 1):
+        # Sliced straight from `top`: a frame's slice taken outside the loop was a copy of it.
+        def add(i, total, k=k):
+            a, b = (
+                jax.lax.dynamic_slice(top, (jnp.int32(m * n), zero, zero, jnp.int32(i) * group), (n, h, w, group))
+                for m in (k, 1 - k)
+            )
+            return total + Softmetric.error(a, b, flows[k]) * group
+
+        total = jnp.zeros((n, *top.shape[1:3], 1), top.dtype)
+        errors.append(jax.lax.fori_loop(0, channels // group, add, total) / channels)
+    return jnp.concatenate(errors, axis=0)
+
+
+def metrics(synthesis, top: jax.Array, flows: tuple[jax.Array, jax.Array], tiling: Tiling):
+    """`Synthesis.features`' importance metrics [2N, H, W, 1] from the full-resolution pyramid level
+    [2N, H, W, 35] (one's, then two's) that `encode` gives."""
+    error = error_map(top, flows)
+    _, h, w, _ = top.shape
+    (out,) = map_tiled(
         lambda image, err: (synthesis.softmetric.from_error(image, err),),
-        [frames, error], (1, 1), (1,), h, w, tiling, SOFTMETRIC_HALO, SOFTMETRIC_ALIGN,
+        [top[..., :3], error], (1, 1), (1,), h, w, tiling, SOFTMETRIC_HALO, SOFTMETRIC_ALIGN,
     )
-    return list(pyramid[1:]), metrics
+    return out
 
 
 def splat_level(synthesis, level: int, source, metric, flow, scale, tiling: Tiling):
