@@ -120,9 +120,9 @@ class Interpolator:
     The flow and every time-independent feature are computed once per pair; each time costs only the
     splatting and the GridNet. Compiled once per frame size.
 
-    tiling: "auto" (whole frames up to UNTILED_PIXELS, tiles above: about 3.5x less peak memory at 4K,
-    see docs/network_memory.md), None (always whole) or a `Tiling` (always tiles of that size).
-    Tiled and whole give the same frames up to float rounding.
+    tiling: "auto" (whole frames up to UNTILED_PIXELS, tiles above: 4K within 7.2 GiB peak, see
+    docs/network_memory.md), None (always whole) or a `Tiling` (always tiles of that size). Tiled and
+    whole give the same frames up to float rounding.
     """
 
     def __init__(self, network: Network, name: str = "network", *, tiling: "Tiling | str | None" = "auto"):
@@ -188,7 +188,7 @@ class Interpolator:
         return [np.asarray(out) for out in outs]
 
 
-def load_interpolator(model: str, weights: str | os.PathLike | None = None) -> Interpolator:
+def load_interpolator(model: str, weights: str | os.PathLike | None = None, *, tiling="auto") -> Interpolator:
     """An Interpolator for "l1", "lf" (official weights, converted) or a PATH to our weights."""
     path = resolve_weights(model, weights)
-    return Interpolator(load_weights(path), name=model if model in OFFICIAL_MODELS else str(path))
+    return Interpolator(load_weights(path), name=model if model in OFFICIAL_MODELS else str(path), tiling=tiling)

@@ -1,8 +1,9 @@
 """The network's inference in pieces that fit a memory budget at 4K: the local parts (the synthesis
 encoder, the softmetric grid, the warp blocks and the GridNet) run over overlapping windows; the
-global parts (the flow network, which runs at half resolution and below, the error map's backward
-warp and the softmax splatting, where pixels move anywhere) run on the whole frame, one frame at a
-time. The result equals `Synthesis.features` + `Synthesis.render` up to float rounding.
+global parts, where pixels move anywhere, run on the whole frame: the flow network (at half
+resolution and below, untouched), the error map's backward warp (a few channels at a time) and the
+softmax splatting (one frame at a time). The result equals `Synthesis.features` +
+`Synthesis.render` up to float rounding.
 
 What is kept between times: the flows, the importance metrics, the normalised frames and the two
 coarser pyramid levels; the full-resolution level (35 channels of both frames, 2.3 GB at 4K) is
