@@ -56,10 +56,18 @@ class Softmetric(nnx.Module):
         self.up = nnx.List([Upsample(b, a, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
         self.output = Basic("conv-relu-conv", widths[0], widths[0], 1, rngs=rngs)
 
+    @staticmethod
+    def error(top_a: jax.Array, top_b: jax.Array, flow_ab: jax.Array) -> jax.Array:
+        """The brightness-constancy error [N, H, W, 1] of the top pyramid levels (global: it warps)."""
+        return jnp.abs(top_a - backwarp(top_b, flow_ab, layout="NHWC")).mean(axis=-1, keepdims=True)
+
     def __call__(self, enc_a: list[jax.Array], enc_b: list[jax.Array], flow_ab: jax.Array) -> jax.Array:
         """-> [N, H, W, 1]."""
-        error = jnp.abs(enc_a[0] - backwarp(enc_b[0], flow_ab, layout="NHWC")).mean(axis=-1, keepdims=True)
-        rows = [jnp.concatenate([self.image_conv(enc_a[0][..., :3]), self.error_conv(error)], axis=-1)]
+        return self.from_error(enc_a[0][..., :3], self.error(enc_a[0], enc_b[0], flow_ab))
+
+    def from_error(self, image: jax.Array, error: jax.Array) -> jax.Array:
+        """The importance from the image and its error map: local (convolutions only)."""
+        rows = [jnp.concatenate([self.image_conv(image), self.error_conv(error)], axis=-1)]
         for down in self.down:
             rows.append(down(rows[-1]))
         rows[-1] = self.lateral[-1](rows[-1])
