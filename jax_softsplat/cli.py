@@ -4,10 +4,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from jax_softsplat.data import read_image, shared_data_dir, write_image
-
 
 def _figure(args: argparse.Namespace) -> None:
+    from jax_softsplat.data import read_image, shared_data_dir, write_image
     from jax_softsplat.figure import warping_figure
     from jax_softsplat.flo import read_flo
     from jax_softsplat.synthetic import layered_scene
