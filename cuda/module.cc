@@ -1,6 +1,6 @@
-// Python module exposing the FFI handlers as capsules for jax.ffi.register_ffi_target. Compiled twice:
-// as jax_softsplat._cpu, and as jax_softsplat._cuda when nvcc is found (SOFTSPLAT_WITH_CUDA), so that
-// the CPU module never depends on the CUDA runtime.
+// Python module exposing the FFI handlers as capsules for jax.ffi.register_ffi_target. Compiled as
+// jax_softsplat._cpu, and as jax_softsplat._cuda12 / _cuda13 with each CUDA toolkit found
+// (SOFTSPLAT_WITH_CUDA), so that the CPU module never depends on the CUDA runtime.
 #include <pybind11/pybind11.h>
 
 #include "handlers.h"

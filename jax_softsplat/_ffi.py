@@ -1,6 +1,15 @@
-"""Registers the compiled XLA FFI handlers (CPU always, CUDA when it was built) with JAX."""
+"""Registers the compiled XLA FFI handlers with JAX: CPU always, CUDA when JAX's CUDA plugin is installed.
 
+A wheel may carry one CUDA module per CUDA major version (`_cuda12`, `_cuda13`), each compiled by that
+toolkit with its runtime linked statically. The one registered is the one matching the installed JAX
+CUDA plugin (distribution jax-cuda12-plugin or jax-cuda13-plugin): no plugin means CPU only, silently;
+a plugin whose module this build lacks gives a RuntimeWarning and CPU only.
+"""
+
+import importlib
+import importlib.metadata
 import os
+import warnings
 
 import jax
 import jaxlib.version
@@ -16,14 +25,9 @@ except ImportError:
     # Without this, Python's own message blames a circular import.
     raise ImportError(_message, name="jax_softsplat._cpu") from None
 
-try:  # Built only where nvcc was found.
-    from jax_softsplat import _cuda
-except ImportError:
-    _cuda = None
-
 FORWARD = "jax_softsplat_forward"
 BACKWARD = "jax_softsplat_backward"
-HAS_CUDA = _cuda is not None
+CUDA_MAJORS = (13, 12)  # newest first: if both plugins are installed, the newer one wins
 
 # Tests only: JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated serves the CPU platform with the CUDA kernels' code
 # run on the host (a module built only with SOFTSPLAT_GPU_EMULATION=ON; docs/gpu.md).
@@ -57,12 +61,53 @@ def _check_headers(module) -> None:
         )
 
 
-for _module, _platform in ((_cpu_handlers, "cpu"), (_cuda, "CUDA")):
-    if _module is None:
-        continue
-    _check_headers(_module)
-    for _name, _capsule in _module.registrations().items():
-        jax.ffi.register_ffi_target(_name, _capsule, platform=_platform)
+def installed_cuda_plugins(version=importlib.metadata.version) -> list[int]:
+    """CUDA major versions of the installed JAX CUDA plugins, newest first."""
+    found = []
+    for major in CUDA_MAJORS:
+        try:
+            version(f"jax-cuda{major}-plugin")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.append(major)
+    return found
+
+
+def choose_cuda_module(plugins: list[int], import_module=importlib.import_module):
+    """The CUDA module matching the first of `plugins` that this build carries, or None.
+
+    Warns when a plugin is installed but no module of its CUDA version was built: JAX then runs on the
+    GPU while softsplat has no GPU kernel, and jit fails at compile time with an unregistered target.
+    """
+    for major in plugins:
+        try:
+            return import_module(f"jax_softsplat._cuda{major}")
+        except ModuleNotFoundError:
+            continue
+    if plugins:
+        names = ", ".join(f"jax-cuda{major}-plugin" for major in plugins)
+        wanted = " or ".join(f"_cuda{major}" for major in plugins)
+        warnings.warn(
+            f"{names} is installed but this jax_softsplat build has no {wanted} module, so softsplat "
+            "runs on CPU only; install a wheel built with that CUDA version (see docs/install.md)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return None
+
+
+def register(module, platform: str) -> None:
+    _check_headers(module)
+    for name, capsule in module.registrations().items():
+        jax.ffi.register_ffi_target(name, capsule, platform=platform)
+
+
+register(_cpu_handlers, "cpu")
+_cuda = choose_cuda_module(installed_cuda_plugins())
+if _cuda is not None:
+    register(_cuda, "CUDA")
+HAS_CUDA = _cuda is not None
+CUDA_MODULE = _cuda.__name__ if _cuda is not None else None
 
 
 def num_threads() -> int:

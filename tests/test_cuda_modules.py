@@ -1,0 +1,194 @@
+"""The CUDA modules (_cuda12, _cuda13): which one is registered, what code they carry, what they link.
+
+No GPU here: the modules are imported, their cubins listed with cuobjdump, their dynamic dependencies
+read with readelf, and their handlers lowered for platform cuda. Which modules the build under test
+must carry is given by SOFTSPLAT_EXPECT_CUDA_MODULES (e.g. "13" or "12,13"; empty: none).
+"""
+
+import importlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from jax_softsplat import _ffi
+
+EXPECTED = sorted(int(m) for m in os.environ.get("SOFTSPLAT_EXPECT_CUDA_MODULES", "").replace(",", " ").split())
+ALL_MAJORS = (12, 13)
+
+
+def _fake_metadata(installed):
+    def version(distribution):
+        if distribution not in installed:
+            raise importlib.metadata.PackageNotFoundError(distribution)
+        return "0.10.2"
+
+    return version
+
+
+def _fake_import(built):
+    def import_module(name):
+        if name.rsplit(".", 1)[-1] not in built:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return name
+
+    return import_module
+
+
+@pytest.mark.parametrize(
+    "installed, expected",
+    [
+        ((), []),
+        (("jax-cuda12-plugin",), [12]),
+        (("jax-cuda13-plugin",), [13]),
+        (("jax-cuda12-plugin", "jax-cuda13-plugin"), [13, 12]),
+        (("jax-cuda11-plugin", "jaxlib"), []),
+    ],
+)
+def test_installed_plugins_are_read_from_distribution_metadata(installed, expected):
+    assert _ffi.installed_cuda_plugins(_fake_metadata(installed)) == expected
+
+
+@pytest.mark.parametrize(
+    "plugins, built, chosen",
+    [
+        ([12], ("_cuda12", "_cuda13"), "jax_softsplat._cuda12"),
+        ([13], ("_cuda12", "_cuda13"), "jax_softsplat._cuda13"),
+        ([13, 12], ("_cuda12", "_cuda13"), "jax_softsplat._cuda13"),
+        ([13, 12], ("_cuda12",), "jax_softsplat._cuda12"),
+    ],
+)
+def test_the_module_of_the_plugins_cuda_version_is_chosen(plugins, built, chosen):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _ffi.choose_cuda_module(plugins, _fake_import(built)) == chosen
+
+
+def test_no_plugin_means_cpu_only_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _ffi.choose_cuda_module([], _fake_import(("_cuda12", "_cuda13"))) is None
+
+
+def test_a_plugin_without_its_module_warns_and_falls_back_to_cpu():
+    with pytest.warns(RuntimeWarning, match=r"jax-cuda12-plugin is installed but .* no _cuda12 module"):
+        assert _ffi.choose_cuda_module([12], _fake_import(("_cuda13",))) is None
+
+
+def test_a_module_that_fails_to_load_is_an_error_not_a_fallback():
+    def broken(name):
+        raise ImportError("libfoo.so: cannot open shared object file")
+
+    with pytest.raises(ImportError, match="libfoo"):
+        _ffi.choose_cuda_module([13], broken)
+
+
+def test_registration_follows_the_installed_plugin():
+    plugins = _ffi.installed_cuda_plugins()
+    built = [m for m in plugins if m in EXPECTED]
+    assert _ffi.HAS_CUDA == bool(built)
+    assert _ffi.CUDA_MODULE == (f"jax_softsplat._cuda{built[0]}" if built else None)
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_the_build_carries_exactly_the_expected_cuda_modules(major):
+    try:
+        importlib.import_module(f"jax_softsplat._cuda{major}")
+        present = True
+    except ModuleNotFoundError:
+        present = False
+    assert present == (major in EXPECTED), f"SOFTSPLAT_EXPECT_CUDA_MODULES={EXPECTED}"
+
+
+def _module_path(major) -> str:
+    if major not in EXPECTED:
+        pytest.skip(f"_cuda{major} is not expected in this build (SOFTSPLAT_EXPECT_CUDA_MODULES={EXPECTED})")
+    return importlib.import_module(f"jax_softsplat._cuda{major}").__file__
+
+
+def _cuobjdump() -> str:
+    # From a CUDA toolkit or from PyPI (nvidia-cuda-cuobjdump, which reads CUDA 12 fatbins as well).
+    found = [shutil.which("cuobjdump"), *Path(sys.prefix).glob("lib/python*/site-packages/nvidia/*/bin/cuobjdump")]
+    found = [str(p) for p in found if p]
+    assert found, "cuobjdump not found: pip install nvidia-cuda-cuobjdump"
+    return found[0]
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_cuda_module_carries_sass_for_a100_and_h100_and_ptx(major):
+    path = _module_path(major)
+    run = lambda flag: subprocess.run(  # noqa: E731
+        [_cuobjdump(), flag, path], capture_output=True, text=True, check=True
+    ).stdout
+    elf, ptx = run("--list-elf"), run("--list-ptx")
+    assert "sm_80" in elf and "sm_90" in elf, elf
+    assert "sm_90" in ptx, ptx
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_cuda_module_links_the_cuda_runtime_statically(major):
+    path = _module_path(major)
+    readelf = shutil.which("readelf")
+    assert readelf, "readelf (binutils) not found"
+    dynamic = subprocess.run([readelf, "-d", path], capture_output=True, text=True, check=True).stdout
+    needed = [line for line in dynamic.splitlines() if "(NEEDED)" in line]
+    assert needed, dynamic
+    assert not any("libcudart" in line or "libcuda.so" in line for line in needed), needed
+
+
+_LOWER = """
+import importlib, sys
+import jax, numpy as np
+import jax_softsplat
+from jax_softsplat import _ffi
+_ffi.register(importlib.import_module(sys.argv[1]), "CUDA")
+x, flow = np.zeros((1, 3, 4, 4), np.float32), np.zeros((1, 2, 4, 4), np.float32)
+loss = lambda x, flow: jax_softsplat.softsplat(x, flow, None, "avg").sum()
+lowered = jax.jit(jax.grad(loss, argnums=(0, 1))).trace(x, flow).lower(lowering_platforms=("cuda",))
+print(lowered.as_text())
+"""
+
+
+def _python(code, *args, cwd, env=None) -> subprocess.CompletedProcess:
+    # Run outside the repository, whose jax_softsplat/ (no compiled modules) would shadow the installed one.
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_cuda_module_registers_and_lowers_under_jit_of_grad(tmp_path, major):
+    _module_path(major)
+    # One process per module: both register the same target names for the one CUDA platform.
+    text = _python(_LOWER, f"jax_softsplat._cuda{major}", cwd=tmp_path).stdout
+    assert f"custom_call @{_ffi.FORWARD}" in text and f"custom_call @{_ffi.BACKWARD}" in text
+
+
+_IMPORT = """
+import warnings
+warnings.simplefilter("always")
+import jax_softsplat
+from jax_softsplat import _ffi
+print(_ffi.CUDA_MODULE)
+"""
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_import_registers_the_module_of_an_installed_plugin(tmp_path, major):
+    # A distribution's metadata alone (no jax_plugins entry point, so JAX itself loads nothing).
+    info = tmp_path / f"jax_cuda{major}_plugin-0.10.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: jax-cuda{major}-plugin\nVersion: 0.10.2\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = _python(_IMPORT, cwd=tmp_path, env=env)
+    if major in EXPECTED:
+        assert result.stdout.strip() == f"jax_softsplat._cuda{major}"
+        assert "RuntimeWarning" not in result.stderr
+    else:
+        assert result.stdout.strip() == "None"
+        assert f"jax-cuda{major}-plugin is installed but" in result.stderr
