@@ -42,12 +42,11 @@ wheel = $$(ls $(WHEELHOUSE)/jax_softsplat-*-$(1)-$(1)-manylinux*.whl)
 # pip with nothing but the venv on PATH: no compiler can be found, so nothing is built from source.
 bare_pip = env PATH="$(abspath $(1))/bin" $(1)/bin/pip install $(PIP_FLAGS) --only-binary=:all:
 TEST_ENV = SOFTSPLAT_EXPECT_CUDA_MODULES="$(EXPECT_CUDA_MODULES)" SOFTSPLAT_EXPECT_BUILT_WITH_JAXLIB=$(JAX_OLD)
-# The operator's tests, which `make sanitize` runs against the CPU kernel built with AddressSanitizer
-# and UndefinedBehaviorSanitizer.
-OPERATOR_TESTS := tests/test_hand_computed.py tests/test_against_reference.py tests/test_gradients.py \
-	tests/test_bad_input.py tests/test_fused_and_stable.py tests/test_threads.py tests/test_properties.py
-# What the fresh wheel venvs run: the operator, the compiled modules, the package's shape.
-WHEEL_TESTS := $(OPERATOR_TESTS) tests/test_extension.py tests/test_cuda_modules.py tests/test_packaging.py
+# The operator's tests (the operator, the compiled modules, the package's shape): what the fresh wheel
+# venvs run, and what `make sanitize` runs against the CPU kernel built with AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+OPERATOR_TESTS := tests/operator
+WHEEL_TESTS := $(OPERATOR_TESTS)
 # Python itself is not instrumented, so the sanitizer runtimes are preloaded; leak checking is off
 # because the interpreter keeps its allocations until exit by design. pytest then captures only
 # Python's streams (--capture=sys): a sanitizer's report is written to file descriptor 2 just before
@@ -100,7 +99,7 @@ test-core: wheels
 	$(call bare_pip,$(CORE)) "$(call wheel,cp312)"
 	@echo "core install: $$(du -sm $(CORE)/lib/python3.12/site-packages | cut -f1) MB in site-packages"
 	$(call bare_pip,$(CORE)) pytest
-	$(TEST_ENV) SOFTSPLAT_CORE_ONLY=1 $(CORE)/bin/pytest $(PYTEST_ARGS) tests/test_packaging.py
+	$(TEST_ENV) SOFTSPLAT_CORE_ONLY=1 $(CORE)/bin/pytest $(PYTEST_ARGS) tests/operator/test_packaging.py
 
 sanitize: install-sanitize
 	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA_MODULES= $(SAN)/bin/pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS) \
@@ -162,18 +161,18 @@ clean:
 # build of its own (never a wheel's). The operator tests run against it twice: with the blocks of each
 # launch run one after another, then with their warps shared among four host threads, whose atomics
 # really race (the tests marked summation_order, which compare separate calls bit for bit, are left
-# out of that run); tests/test_gpu_emulation.py compares it with the CPU kernel. The race check runs
+# out of that run); tests/operator/test_gpu_emulation.py compares it with the CPU kernel. The race check runs
 # every kernel concurrently under ThreadSanitizer, after a control that TSan must catch.
 EMU := .venv/gpu-emulation
 EMU_BUILD := build/gpu-emulation
-EMU_ENV := JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated SOFTSPLAT_EXPECT_GPU_EMULATION=1 SOFTSPLAT_EXPECT_CUDA=0
+EMU_ENV := JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated SOFTSPLAT_EXPECT_GPU_EMULATION=1 SOFTSPLAT_EXPECT_CUDA_MODULES=
 EMU_TSAN := TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
 .PHONY: test-gpu-emulation install-gpu-emulation gpu-emulation-race-check
 
 test-gpu-emulation: gpu-emulation-race-check
 	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=sequential $(EMU)/bin/pytest -p no:cacheprovider \
-		$(PYTEST_ARGS) $(OPERATOR_TESTS) tests/test_gpu_emulation.py
+		$(PYTEST_ARGS) $(OPERATOR_TESTS)
 	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=concurrent:4 $(EMU)/bin/pytest -p no:cacheprovider \
 		-m "not summation_order" $(PYTEST_ARGS) $(OPERATOR_TESTS)
 

@@ -1,11 +1,7 @@
 import os
 from pathlib import Path
 
-import jax
 import pytest
-
-# float64 exists so gradients can be checked tightly; every test names its dtypes explicitly.
-jax.config.update("jax_enable_x64", True)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,6 +12,9 @@ def pytest_configure(config):
         "summation_order: compares separate forward calls bit for bit, which holds only when every call "
         "adds the same terms in the same order (the CPU kernel; not a GPU's atomics, so "
         "`make test-gpu-emulation` leaves these tests out of its concurrent run)",
+    )
+    config.addinivalue_line(
+        "markers", "slow: takes a minute or more on a 2-core machine (`make test-fast` leaves it out)"
     )
 
 

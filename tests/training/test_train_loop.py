@@ -18,7 +18,7 @@ from flax import serialization
 from jax_softsplat.train.metrics import read_metrics
 from tiny_training import tiny_trainer
 
-RUNNER = Path(__file__).parent / "tiny_training.py"
+RUNNER = Path(__file__).parents[1] / "tiny_training.py"
 # A few steps on tiny crops: enough to cross checkpoints, quick in CI.
 SMALL = [
     "data.synthetic_size=6",

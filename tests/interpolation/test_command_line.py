@@ -18,7 +18,7 @@ from jax_softsplat import cli, data
 from jax_softsplat.checkout import has_compiled_module
 from jax_softsplat.data import read_image, shared_data_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OPTIONAL_MODULES = ("PIL", "cv2", "av", "skimage", "tqdm", "flax", "optax", "orbax", "grain", "tensorboardX", "torch")
 
 
