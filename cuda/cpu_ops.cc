@@ -1,5 +1,5 @@
-// CPU loops around the shared per-pixel math, threaded, with results that do not depend on the number
-// of threads (see Bands).
+// CPU loops around the shared per-pixel math, threaded, with results that do not depend on the
+// number of threads (see Bands).
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -19,7 +19,8 @@ namespace softsplat {
 namespace {
 
 int default_threads() {
-  if (const char* env = std::getenv("JAX_SOFTSPLAT_NUM_THREADS")) return std::max(1, std::atoi(env));
+  if (const char* env = std::getenv("JAX_SOFTSPLAT_NUM_THREADS"))
+    return std::max(1, std::atoi(env));
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
@@ -37,11 +38,12 @@ constexpr int64_t kMinParallelWork = int64_t(1) << 16;
 constexpr int64_t kMaxBandsPerPhase = 16;
 
 // The order in which source rows are splatted. The rows are cut into 2B bands: the even bands are
-// splatted first, then the odd ones. When no pixel lands more than `reach` rows from its own, bands of
-// at least 2 * reach rows keep two even (or two odd) bands from ever writing the same target row, so
-// the bands of one phase run in parallel without atomics, and each target pixel receives its
-// contributions in the same order whatever the number of threads: results are bit-for-bit identical
-// for any thread count. A flow that moves pixels too far for two bands falls back to one band.
+// splatted first, then the odd ones. When no pixel lands more than `reach` rows from its own, bands
+// of at least 2 * reach rows keep two even (or two odd) bands from ever writing the same target
+// row, so the bands of one phase run in parallel without atomics, and each target pixel receives
+// its contributions in the same order whatever the number of threads: results are bit-for-bit
+// identical for any thread count. A flow that moves pixels too far for two bands falls back to one
+// band.
 struct Bands {
   int64_t count;
   int64_t rows;
@@ -85,8 +87,9 @@ SOFTSPLAT_ALWAYS_INLINE bool land_pixel(const Problem& p, const S* flow, int64_t
                  p.image.height, p.image.width, fp);
 }
 
-// Calls fn(std::integral_constant<int, C>) for the small channel counts pixel-by-pixel loops see most
-// (masks, flows, RGB, RGBA), so that they unroll over channels; fn(integral_constant<int, 0>) otherwise.
+// Calls fn(std::integral_constant<int, C>) for the small channel counts pixel-by-pixel loops see
+// most (masks, flows, RGB, RGBA), so that they unroll over channels; fn(integral_constant<int, 0>)
+// otherwise.
 template <typename Fn>
 void with_channel_count(int64_t channels, Fn fn) {
   switch (channels) {
@@ -130,9 +133,9 @@ Bands plan_bands(const Problem& p, const S* flow, int threads) {
   return Bands{per_phase >= 1 ? 2 * per_phase : 1, img.height};
 }
 
-// Divides a row of one channel plane by the normalizers of its weight sums, both contiguous: with the
-// kind of normalizer fixed per loop, the compiler vectorises the division (pixel by pixel across the
-// planes of three channels took five times as long).
+// Divides a row of one channel plane by the normalizers of its weight sums, both contiguous: with
+// the kind of normalizer fixed per loop, the compiler vectorises the division (pixel by pixel
+// across the planes of three channels took five times as long).
 template <typename T>
 void normalize_row(Normalize n, const T* den, T* values, int64_t count) {
   const auto row = [&](auto kind) {
@@ -297,7 +300,8 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
         for (int64_t col = 0; col < img.width; ++col) {
           const int64_t pixel = y * img.width + col;
           if (row[col].lands) {
-            grad_flow_metric(o, row[col].fp, row[col].g, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+            grad_flow_metric(o, row[col].fp, row[col].g, grad_u(pixel), grad_v(pixel),
+                             grad_z(pixel));
           } else {
             for (S* grad : {grad_u(pixel), grad_v(pixel), grad_z(pixel)}) put(grad, T(0));
           }
@@ -312,10 +316,11 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
           Footprint<T> fp;
           if (land_pixel(p, flow + fo, col, y, &fp)) {
             splat_pixel_grad<decltype(channels)::value>(
-                o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo,
-                targets, pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+                o, img, p.aux, x + xo, metric_at(pixel), out + xo, aux + ao, grad_out + xo, targets,
+                pixel, fp, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
           } else {
-            zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel), grad_z(pixel));
+            zero_pixel_grad(o, img, pixel, grad_x + xo, grad_u(pixel), grad_v(pixel),
+                            grad_z(pixel));
           }
         }
       });
@@ -324,8 +329,8 @@ void backward(const Problem& p, const S* x, const S* flow, const S* metric, cons
 }
 
 template <typename T, typename S>
-ffi::Error forward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
-                         ffi::AnyBuffer out, ffi::AnyBuffer aux) {
+ffi::Error forward_typed(const Problem& p, ffi::AnyBuffer x, ffi::AnyBuffer flow,
+                         ffi::AnyBuffer metric, ffi::AnyBuffer out, ffi::AnyBuffer aux) {
   forward(p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux));
   return ffi::Error::Success();
 }
@@ -358,7 +363,8 @@ ffi::Error forward_impl(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer me
                         bool channels_last, int32_t mode, int32_t normalize, bool stable) {
   Problem p;
   const Attrs attrs{channels_last, mode, normalize, stable};
-  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
+  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure())
+    return e;
   switch (x.element_type()) {
     case ffi::F32:
       return forward_typed<float, float>(p, x, flow, metric, *out, *aux);

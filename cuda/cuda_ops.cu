@@ -1,6 +1,6 @@
-// CUDA loops around the shared per-pixel math: one thread per pixel (grid-stride), the scatter through
-// atomics, everything on the stream XLA passes. Compiled and linked in CI; executed there only on the
-// host, through the test-only emulation of gpu_emulation.h (see docs/gpu.md).
+// CUDA loops around the shared per-pixel math: one thread per pixel (grid-stride), the scatter
+// through atomics, everything on the stream XLA passes. Compiled and linked in CI; executed there
+// only on the host, through the test-only emulation of gpu_emulation.h (see docs/gpu.md).
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 // Kernel launch, spelled as a macro so that the host emulation can replace the <<<>>> syntax.
@@ -35,7 +35,7 @@ __device__ __forceinline__ PixelIndex pixel_index(const Layout& img, int64_t i) 
   return PixelIndex{i / img.pixels(), pixel / img.width, pixel % img.width, pixel};
 }
 
-#define SOFTSPLAT_GRID_STRIDE(i, total)                                                 \
+#define SOFTSPLAT_GRID_STRIDE(i, total)                                         \
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (total); \
        i += int64_t(blockDim.x) * gridDim.x)
 
@@ -145,8 +145,8 @@ __global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* m
 
 int blocks_for(int64_t work) {
   // Grid-stride loops make any grid correct; cap it so huge batches do not overflow gridDim.x.
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((work + kThreads - 1) / kThreads,
-                                                                 int64_t(1) << 20)));
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>((work + kThreads - 1) / kThreads, int64_t(1) << 20)));
 }
 
 ffi::Error last_cuda_error(const char* what) {
@@ -199,7 +199,8 @@ ffi::Error forward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer fl
                         int32_t normalize, bool stable) {
   Problem p;
   const Attrs attrs{channels_last, mode, normalize, stable};
-  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure()) return e;
+  if (ffi::Error e = describe_forward(x, flow, metric, *out, *aux, attrs, &p); e.failure())
+    return e;
   switch (x.element_type()) {
     case ffi::F32:
       return forward_typed<float, float>(stream, p, x, flow, metric, *out, *aux);
@@ -238,8 +239,8 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
       return backward_typed<float, BFloat16>(stream, p, x, flow, metric, out, aux, grad_out,
                                              *grad_x, *grad_flow, *grad_metric);
     case ffi::F16:
-      return backward_typed<float, Float16>(stream, p, x, flow, metric, out, aux, grad_out,
-                                            *grad_x, *grad_flow, *grad_metric);
+      return backward_typed<float, Float16>(stream, p, x, flow, metric, out, aux, grad_out, *grad_x,
+                                            *grad_flow, *grad_metric);
     default:
       return unsupported_dtype();
   }
@@ -251,12 +252,12 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
 namespace ffi = xla::ffi;
 
 #if defined(__CUDACC__)
-XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCuda, softsplat::forward_impl,
-                              SOFTSPLAT_FORWARD_BINDING(
-                                  ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
-XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatBackwardCuda, softsplat::backward_impl,
-                              SOFTSPLAT_BACKWARD_BINDING(
-                                  ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    SoftsplatForwardCuda, softsplat::forward_impl,
+    SOFTSPLAT_FORWARD_BINDING(ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    SoftsplatBackwardCuda, softsplat::backward_impl,
+    SOFTSPLAT_BACKWARD_BINDING(ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));
 #else
 // The emulated handlers run on a CPU device, which has no stream to bind.
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SoftsplatForwardCuda,

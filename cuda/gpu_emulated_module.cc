@@ -1,7 +1,7 @@
 // jax_softsplat._gpu_emulated, a test-only module: the CUDA translation unit compiled for the host
-// through gpu_emulation.h, its handlers exported for platform cpu (jax_softsplat._ffi registers them in
-// place of _cpu's when JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated), and the emulator's controls. Built only
-// with the CMake option SOFTSPLAT_GPU_EMULATION.
+// through gpu_emulation.h, its handlers exported for platform cpu (jax_softsplat._ffi registers
+// them in place of _cpu's when JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated), and the emulator's controls.
+// Built only with the CMake option SOFTSPLAT_GPU_EMULATION.
 #include <pybind11/pybind11.h>
 
 #include <cstdlib>
@@ -20,9 +20,9 @@ PYBIND11_MODULE(_gpu_emulated, m) {
   if (const char* env = std::getenv(emulation::kScheduleVariable)) {
     emulation::Settings unused;
     if (!emulation::parse_schedule(env, &unused)) {
-      throw std::invalid_argument(std::string(emulation::kScheduleVariable) +
-                                  " must be 'sequential', 'concurrent' or 'concurrent:<workers >= 2>', got '" +
-                                  env + "'");
+      throw std::invalid_argument(
+          std::string(emulation::kScheduleVariable) +
+          " must be 'sequential', 'concurrent' or 'concurrent:<workers >= 2>', got '" + env + "'");
     }
   }
   m.attr("built_with_jaxlib") = SOFTSPLAT_JAXLIB_VERSION;
@@ -36,8 +36,9 @@ PYBIND11_MODULE(_gpu_emulated, m) {
       "set_schedule",
       [](const std::string& schedule, int workers) {
         if (schedule != "sequential" && schedule != "concurrent") {
-          throw std::invalid_argument("set_schedule: schedule must be 'sequential' or 'concurrent', got '" +
-                                      schedule + "'");
+          throw std::invalid_argument(
+              "set_schedule: schedule must be 'sequential' or 'concurrent', got '" + schedule +
+              "'");
         }
         if (workers < 2) throw std::invalid_argument("set_schedule: workers must be >= 2");
         emulation::Settings s = emulation::current_settings();
@@ -50,28 +51,33 @@ PYBIND11_MODULE(_gpu_emulated, m) {
       "Runs the blocks of a launch one after another, or shared among `workers` host threads.");
   m.def("schedule", []() {
     const emulation::Settings s = emulation::current_settings();
-    return py::make_tuple(s.schedule == emulation::Schedule::kSequential ? "sequential" : "concurrent",
-                          s.workers);
+    return py::make_tuple(
+        s.schedule == emulation::Schedule::kSequential ? "sequential" : "concurrent", s.workers);
   });
   m.def(
       "set_max_blocks",
       [](int64_t blocks) {
-        if (blocks < 0) throw std::invalid_argument("set_max_blocks: blocks must be >= 0 (0: no cap)");
+        if (blocks < 0)
+          throw std::invalid_argument("set_max_blocks: blocks must be >= 0 (0: no cap)");
         emulation::Settings s = emulation::current_settings();
         s.max_blocks = blocks;
         emulation::set_settings(s);
       },
-      py::arg("blocks"), "Caps the grid of every launch (0: no cap), as a GPU with fewer blocks would.");
+      py::arg("blocks"),
+      "Caps the grid of every launch (0: no cap), as a GPU with fewer blocks would.");
   m.def("reset_stats", &emulation::reset_stats);
-  m.def("stats", []() {
-    const emulation::Stats s = emulation::current_stats();
-    py::dict d;
-    d["launches"] = s.launches;
-    d["blocks"] = s.blocks;
-    d["threads"] = s.threads;
-    d["largest_grid"] = s.largest_grid;
-    d["smallest_grid"] = s.smallest_grid;
-    return d;
-  }, "Launches, blocks and threads run since the last reset_stats().");
+  m.def(
+      "stats",
+      []() {
+        const emulation::Stats s = emulation::current_stats();
+        py::dict d;
+        d["launches"] = s.launches;
+        d["blocks"] = s.blocks;
+        d["threads"] = s.threads;
+        d["largest_grid"] = s.largest_grid;
+        d["smallest_grid"] = s.smallest_grid;
+        return d;
+      },
+      "Launches, blocks and threads run since the last reset_stats().");
   m.attr("threads_per_block") = softsplat::kThreads;
 }

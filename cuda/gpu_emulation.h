@@ -1,11 +1,12 @@
 // Runs the CUDA translation unit (cuda_ops.cu) on the host, for tests only: the CUDA built-ins and
-// runtime calls the kernels use, mapped onto C++20. A launch runs every thread of every block of the
-// grid, through the same grid-stride loops, atomics and launch configuration the GPU would get, either
-// block after block on the calling thread or with the warps shared among host threads, whose atomics
-// then really race. Never part of a wheel: CMake builds it only with SOFTSPLAT_GPU_EMULATION=ON.
+// runtime calls the kernels use, mapped onto C++20. A launch runs every thread of every block of
+// the grid, through the same grid-stride loops, atomics and launch configuration the GPU would get,
+// either block after block on the calling thread or with the warps shared among host threads, whose
+// atomics then really race. Never part of a wheel: CMake builds it only with
+// SOFTSPLAT_GPU_EMULATION=ON.
 //
-// What it cannot model (lock-step warps, the GPU's memory model, launch limits, streams) is listed in
-// docs/gpu.md.
+// What it cannot model (lock-step warps, the GPU's memory model, launch limits, streams) is listed
+// in docs/gpu.md.
 #pragma once
 
 #if defined(__CUDACC__)
@@ -39,15 +40,16 @@ struct dim3 {
   unsigned int x = 1, y = 1, z = 1;
 };
 
-// The geometry of the thread the emulator is running: each host thread runs one GPU thread at a time.
+// The geometry of the thread the emulator is running: each host thread runs one GPU thread at a
+// time.
 inline thread_local dim3 blockIdx;
 inline thread_local dim3 threadIdx;
 inline thread_local dim3 blockDim;
 inline thread_local dim3 gridDim;
 
 // ---------------------------------------------------------------------------------------------------
-// Runtime API: only what cuda_ops.cu calls. The emulator has one implicit stream, the calling thread;
-// a launch returns when every block has run.
+// Runtime API: only what cuda_ops.cu calls. The emulator has one implicit stream, the calling
+// thread; a launch returns when every block has run.
 using cudaStream_t = struct softsplat_emulated_stream*;
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidConfiguration = 9 };
 
@@ -74,8 +76,8 @@ inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStrea
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Device functions: bit casts and atomics. The atomics go through std::atomic_ref, so concurrent blocks
-// race exactly where GPU threads would, and ThreadSanitizer sees every access as what it is.
+// Device functions: bit casts and atomics. The atomics go through std::atomic_ref, so concurrent
+// blocks race exactly where GPU threads would, and ThreadSanitizer sees every access as what it is.
 inline float __int_as_float(int v) { return std::bit_cast<float>(v); }
 inline int __float_as_int(float v) { return std::bit_cast<int>(v); }
 inline float __uint_as_float(unsigned int v) { return std::bit_cast<float>(v); }
@@ -108,8 +110,8 @@ inline T atomic_load_relaxed(const T* address) {
 // Scheduling and launch.
 namespace softsplat::emulation {
 
-// kSequential runs the blocks one after another on the calling thread; kConcurrent shares their warps
-// among `workers` host threads (the calling one included), round robin.
+// kSequential runs the blocks one after another on the calling thread; kConcurrent shares their
+// warps among `workers` host threads (the calling one included), round robin.
 enum class Schedule { kSequential, kConcurrent };
 
 struct Settings {
@@ -120,7 +122,8 @@ struct Settings {
   int64_t max_blocks = 0;
 };
 
-// What the emulator has run since the last reset, for tests that check the GPU code path really ran.
+// What the emulator has run since the last reset, for tests that check the GPU code path really
+// ran.
 struct Stats {
   int64_t launches = 0;
   int64_t blocks = 0;
@@ -155,8 +158,8 @@ inline bool parse_schedule(const std::string& text, Settings* s) {
 
 constexpr const char* kScheduleVariable = "JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE";
 
-// The settings $JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE asks for (the module refuses to load with a value
-// parse_schedule does not accept).
+// The settings $JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE asks for (the module refuses to load with a
+// value parse_schedule does not accept).
 inline Settings settings_from_environment() {
   Settings s;
   if (const char* env = std::getenv(kScheduleVariable)) parse_schedule(env, &s);
@@ -206,8 +209,8 @@ inline void record(int64_t grid, int64_t block) {
 constexpr unsigned int kWarpSize = 32;
 
 // Runs threads [first, last) of block `b`, one after another. The kernels synchronise no threads
-// within a block (no __syncthreads, no shared memory), so any order and any interleaving of a block's
-// threads is one a GPU could produce.
+// within a block (no __syncthreads, no shared memory), so any order and any interleaving of a
+// block's threads is one a GPU could produce.
 template <typename Kernel, typename Args>
 void run_threads(unsigned int b, unsigned int first, unsigned int last, const dim3& grid,
                  const dim3& block, Kernel kernel, const Args& args) {
@@ -246,11 +249,11 @@ struct Launch {
       }
       return;
     }
-    // Concurrent: the unit of work is a warp, as on the GPU, where the warps of one block run at the
-    // same time too; so even a one-block launch (a small image) has racing atomics. Worker i runs
-    // warps i, i + workers, ...: a fixed share, so that no worker can finish a small launch alone
-    // before the others wake, and no work queue orders the workers' accesses behind ThreadSanitizer's
-    // back (a shared counter would make each claim a synchronisation).
+    // Concurrent: the unit of work is a warp, as on the GPU, where the warps of one block run at
+    // the same time too; so even a one-block launch (a small image) has racing atomics. Worker i
+    // runs warps i, i + workers, ...: a fixed share, so that no worker can finish a small launch
+    // alone before the others wake, and no work queue orders the workers' accesses behind
+    // ThreadSanitizer's back (a shared counter would make each claim a synchronisation).
     const int64_t warps_per_block = (block + kWarpSize - 1) / kWarpSize;
     const int64_t warps = blocks * warps_per_block;
     const int64_t workers = std::min<int64_t>(s.workers, warps);
@@ -272,15 +275,16 @@ struct Launch {
   }
 };
 
-// The FFI handler of a kernel that takes the platform stream first, for a binding that has none: the
-// emulator runs on the thread XLA calls the handler on.
+// The FFI handler of a kernel that takes the platform stream first, for a binding that has none:
+// the emulator runs on the thread XLA calls the handler on.
 template <typename R, typename... Args>
 auto without_stream(R (*impl)(cudaStream_t, Args...)) {
   return [impl](Args... args) { return impl(cudaStream_t{}, std::move(args)...); };
 }
 
 template <typename Kernel>
-Launch<Kernel> launch(int64_t grid, int64_t block, size_t shared_bytes, cudaStream_t, Kernel kernel) {
+Launch<Kernel> launch(int64_t grid, int64_t block, size_t shared_bytes, cudaStream_t,
+                      Kernel kernel) {
   if (shared_bytes != 0) last_error = cudaErrorInvalidConfiguration;  // no kernel here uses any
   return Launch<Kernel>{grid, block, kernel};
 }

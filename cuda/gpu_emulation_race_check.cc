@@ -1,6 +1,6 @@
 // The race check of the emulated GPU kernels: a standalone program, built with ThreadSanitizer by
-// `make test-gpu-emulation` (Python and jaxlib are not instrumented, so TSan cannot watch the kernels
-// inside the test suite without reporting XLA's own synchronisation as races).
+// `make test-gpu-emulation` (Python and jaxlib are not instrumented, so TSan cannot watch the
+// kernels inside the test suite without reporting XLA's own synchronisation as races).
 //
 // It runs every kernel of cuda_ops.cu with the warps of each launch shared among host threads, on
 // inputs where hundreds of source pixels land on the same few targets, and compares with the same
@@ -35,8 +35,12 @@ struct Buffer {
     bytes.assign(count * ffi::ByteWidth(dtype), 0);
   }
   ffi::AnyBuffer any() {
-    raw = XLA_FFI_Buffer{sizeof(XLA_FFI_Buffer), nullptr, static_cast<XLA_FFI_DataType>(dtype),
-                         bytes.data(), static_cast<int64_t>(dims.size()), dims.data()};
+    raw = XLA_FFI_Buffer{sizeof(XLA_FFI_Buffer),
+                         nullptr,
+                         static_cast<XLA_FFI_DataType>(dtype),
+                         bytes.data(),
+                         static_cast<int64_t>(dims.size()),
+                         dims.data()};
     return ffi::AnyBuffer(&raw);
   }
   template <typename T>
@@ -84,7 +88,8 @@ Outcome check(ffi::DataType dtype, bool channels_last, const Case& c, int64_t ma
   const ffi::DataType compute = dtype == ffi::F64 ? ffi::F64 : ffi::F32;
   const int64_t metric_channels = c.mode >= 2 ? 1 : 0;
   const int64_t aux_channels = c.mode == 0 ? 0 : (c.stable ? 2 : 1);
-  Buffer x(dtype, shape(channels_last, kN, kC, kH, kW)), flow(dtype, shape(channels_last, kN, 2, kH, kW)),
+  Buffer x(dtype, shape(channels_last, kN, kC, kH, kW)),
+      flow(dtype, shape(channels_last, kN, 2, kH, kW)),
       metric(dtype, shape(channels_last, kN, metric_channels, kH, kW));
   const Layout img = make_layout(channels_last, kC, kH, kW);
   const Layout fl = make_layout(channels_last, 2, kH, kW);
@@ -94,7 +99,8 @@ Outcome check(ffi::DataType dtype, bool channels_last, const Case& c, int64_t ma
     for (int64_t y = 0; y < kH; ++y) {
       for (int64_t xx = 0; xx < kW; ++xx) {
         const int64_t pixel = y * kW + xx;
-        for (int64_t ch = 0; ch < kC; ++ch) fill<S>(x, n * img.image_size() + img.at(ch, pixel), random.next());
+        for (int64_t ch = 0; ch < kC; ++ch)
+          fill<S>(x, n * img.image_size() + img.at(ch, pixel), random.next());
         // A 16 x 16 patch converges on the four pixels around (20.3, 18.6): hundreds of threads add
         // to, and raise the maximum of, the same words. Elsewhere small random moves.
         const bool patch = y >= 10 && y < 26 && xx >= 12 && xx < 28;
@@ -115,7 +121,8 @@ Outcome check(ffi::DataType dtype, bool channels_last, const Case& c, int64_t ma
     if (e.failure()) std::fprintf(stderr, "forward: %s\n", e.message().c_str());
     return e.success();
   };
-  auto run_backward = [&](Buffer& out, Buffer& aux, Buffer& grad_out, Buffer& gx, Buffer& gf, Buffer& gm) {
+  auto run_backward = [&](Buffer& out, Buffer& aux, Buffer& grad_out, Buffer& gx, Buffer& gf,
+                          Buffer& gm) {
     const ffi::Error e = backward_impl(cudaStream_t{}, x.any(), flow.any(), metric.any(), out.any(),
                                        aux.any(), grad_out.any(), gx.any(), gf.any(), gm.any(),
                                        channels_last, c.mode, 0, c.stable);
@@ -123,7 +130,8 @@ Outcome check(ffi::DataType dtype, bool channels_last, const Case& c, int64_t ma
     return e.success();
   };
   auto gradients = [&]() {
-    return std::vector<Buffer>{Buffer(dtype, x.dims), Buffer(dtype, flow.dims), Buffer(dtype, metric.dims)};
+    return std::vector<Buffer>{Buffer(dtype, x.dims), Buffer(dtype, flow.dims),
+                               Buffer(dtype, metric.dims)};
   };
   Buffer out(compute, x.dims), aux(compute, shape(channels_last, kN, aux_channels, kH, kW));
   Buffer grad_out(dtype, x.dims);
@@ -132,7 +140,8 @@ Outcome check(ffi::DataType dtype, bool channels_last, const Case& c, int64_t ma
 
   Outcome outcome;
   emulation::set_settings(emulation::Settings{emulation::Schedule::kSequential, 4, 0});
-  outcome.ok = run_forward(out, aux) && run_backward(out, aux, grad_out, grads[0], grads[1], grads[2]);
+  outcome.ok =
+      run_forward(out, aux) && run_backward(out, aux, grad_out, grads[0], grads[1], grads[2]);
 
   emulation::set_settings(emulation::Settings{emulation::Schedule::kConcurrent, 4, max_blocks});
   Buffer out2(compute, x.dims), aux2(compute, aux.dims);
@@ -178,16 +187,20 @@ int race_control() {
 
 template <typename S>
 bool check_dtype(const char* dtype_name, ffi::DataType dtype) {
-  const Case cases[] = {{"sum", 0, false}, {"avg", 1, false}, {"linear", 2, false},
-                        {"soft", 3, false}, {"soft-stable", 3, true}};
+  const Case cases[] = {{"sum", 0, false},
+                        {"avg", 1, false},
+                        {"linear", 2, false},
+                        {"soft", 3, false},
+                        {"soft-stable", 3, true}};
   bool ok = true;
   for (const bool channels_last : {false, true}) {
     for (const Case& c : cases) {
       for (const int64_t max_blocks : {int64_t(0), int64_t(3)}) {
         const Outcome o = check<S>(dtype, channels_last, c, max_blocks);
-        std::printf("%-9s %-5s %-12s %-6s %-6s %10lld %12.3g\n", dtype_name, channels_last ? "NHWC" : "NCHW",
-                    c.mode_name, max_blocks ? "3" : "all", o.ok ? "ok" : "FAIL",
-                    static_cast<long long>(o.reordered), o.largest_difference);
+        std::printf("%-9s %-5s %-12s %-6s %-6s %10lld %12.3g\n", dtype_name,
+                    channels_last ? "NHWC" : "NCHW", c.mode_name, max_blocks ? "3" : "all",
+                    o.ok ? "ok" : "FAIL", static_cast<long long>(o.reordered),
+                    o.largest_difference);
         ok = ok && o.ok;
       }
     }

@@ -11,9 +11,9 @@ namespace softsplat {
 
 // Half-precision inputs are read where they lie and widened to float32, in which everything is
 // computed and accumulated; their gradients, which each source pixel writes once, are rounded to
-// nearest even straight into half precision. Widening is exact and the rounding is XLA's, so a bfloat16
-// or float16 call gives bit for bit what float32 inputs holding the same values would, rounded at the
-// end, without float32 copies of its inputs and gradients.
+// nearest even straight into half precision. Widening is exact and the rounding is XLA's, so a
+// bfloat16 or float16 call gives bit for bit what float32 inputs holding the same values would,
+// rounded at the end, without float32 copies of its inputs and gradients.
 struct BFloat16 {
   uint16_t bits;
 };
@@ -59,10 +59,12 @@ SOFTSPLAT_HD float widen(Float16 v) {
   return sign ? -magnitude : magnitude;
 }
 
-// Rounding float32 to half precision: to nearest, ties to even, as XLA's convert does; NaN stays NaN.
+// Rounding float32 to half precision: to nearest, ties to even, as XLA's convert does; NaN stays
+// NaN.
 SOFTSPLAT_HD BFloat16 to_bfloat16(float v) {
   const uint32_t bits = bits_of(v);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return BFloat16{uint16_t((bits >> 16) | 0x40u)};  // quiet NaN
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return BFloat16{uint16_t((bits >> 16) | 0x40u)};  // quiet NaN
   return BFloat16{uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16)};
 }
 
@@ -70,11 +72,11 @@ SOFTSPLAT_HD Float16 to_float16(float v) {
   const uint32_t bits = bits_of(v);
   const uint16_t sign = uint16_t((bits >> 16) & 0x8000u);
   const uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return Float16{uint16_t(sign | 0x7e00u)};  // NaN
+  if (magnitude > 0x7f800000u) return Float16{uint16_t(sign | 0x7e00u)};   // NaN
   if (magnitude >= 0x477ff000u) return Float16{uint16_t(sign | 0x7c00u)};  // 65520 and up: inf
   if (magnitude < 0x33000000u) return Float16{sign};                       // below 2^-25: zero
   uint32_t half, rest, tie;
-  if (magnitude < 0x38800000u) {  // below 2^-14: a subnormal, in units of 2^-24
+  if (magnitude < 0x38800000u) {                      // below 2^-14: a subnormal, in units of 2^-24
     const uint32_t shift = 126u - (magnitude >> 23);  // 14 to 24
     const uint32_t significand = (magnitude & 0x7fffffu) | 0x800000u;
     half = significand >> shift;
@@ -85,7 +87,8 @@ SOFTSPLAT_HD Float16 to_float16(float v) {
     rest = magnitude & 0x1fffu;
     tie = 0x1000u;
   }
-  if (rest > tie || (rest == tie && (half & 1u))) ++half;  // a carry may step the exponent: still right
+  if (rest > tie || (rest == tie && (half & 1u)))
+    ++half;  // a carry may step the exponent: still right
   return Float16{uint16_t(sign | half)};
 }
 

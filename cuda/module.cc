@@ -23,8 +23,8 @@ py::capsule capsule(Fn* fn) {
 
 PYBIND11_MODULE(SOFTSPLAT_MODULE_NAME, m) {
   m.doc() = "XLA FFI handlers of jax_softsplat";
-  // The jaxlib whose FFI headers this module was compiled against; jax_softsplat refuses to register
-  // the handlers into an older jaxlib, whose runtime may not understand them.
+  // The jaxlib whose FFI headers this module was compiled against; jax_softsplat refuses to
+  // register the handlers into an older jaxlib, whose runtime may not understand them.
   m.attr("built_with_jaxlib") = SOFTSPLAT_JAXLIB_VERSION;
   m.def("registrations", []() {
     py::dict targets;

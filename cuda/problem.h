@@ -1,7 +1,7 @@
-// The shape of one splatting call, read from the FFI buffers and checked. The Python wrapper validates
-// user input with friendly messages first; these checks are the last line of defence, so a malformed
-// call from elsewhere (another wrapper, a hand-written custom call) gets an FFI error, never an
-// out-of-bounds access.
+// The shape of one splatting call, read from the FFI buffers and checked. The Python wrapper
+// validates user input with friendly messages first; these checks are the last line of defence, so
+// a malformed call from elsewhere (another wrapper, a hand-written custom call) gets an FFI error,
+// never an out-of-bounds access.
 #pragma once
 
 #include <cstdint>
@@ -45,12 +45,15 @@ inline ffi::Error read_options(int32_t mode, int32_t normalize, bool stable, Opt
 }
 
 // The dtypes of a call: x, flow and metric, and their gradients, are stored in one of float32,
-// float64, bfloat16 and float16, and so is grad_out (the cotangent of an output in x's dtype); out and
-// aux are in the type the kernels compute and accumulate in: float64 for float64 inputs, else float32.
+// float64, bfloat16 and float16, and so is grad_out (the cotangent of an output in x's dtype); out
+// and aux are in the type the kernels compute and accumulate in: float64 for float64 inputs, else
+// float32.
 inline bool supported_input(ffi::DataType t) {
   return t == ffi::F32 || t == ffi::F64 || t == ffi::BF16 || t == ffi::F16;
 }
-inline ffi::DataType compute_type(ffi::DataType input) { return input == ffi::F64 ? ffi::F64 : ffi::F32; }
+inline ffi::DataType compute_type(ffi::DataType input) {
+  return input == ffi::F64 ? ffi::F64 : ffi::F32;
+}
 
 inline ffi::Error unsupported_dtype() {
   return ffi::Error::InvalidArgument(
@@ -89,11 +92,10 @@ inline ffi::Error check_image(ffi::AnyBuffer x, ffi::AnyBuffer buffer, int64_t c
     ok = bd[i] == (channel_axis ? channels : xd[i]);
   }
   if (ok) return ffi::Error::Success();
-  return ffi::Error::InvalidArgument(std::string("softsplat: ") + name + " " + dims_string(bd) +
-                                     " does not match x " + dims_string(xd) + " (expected " +
-                                     std::to_string(channels) +
-                                     " channels, the same N, H, W, dtype " + dtype_name(dtype) +
-                                     ")");
+  return ffi::Error::InvalidArgument(
+      std::string("softsplat: ") + name + " " + dims_string(bd) + " does not match x " +
+      dims_string(xd) + " (expected " + std::to_string(channels) +
+      " channels, the same N, H, W, dtype " + dtype_name(dtype) + ")");
 }
 
 inline ffi::Error describe(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::AnyBuffer metric,
@@ -138,10 +140,12 @@ inline ffi::Error describe_forward(ffi::AnyBuffer x, ffi::AnyBuffer flow, ffi::A
                                    ffi::AnyBuffer out, ffi::AnyBuffer aux, const Attrs& attrs,
                                    Problem* p) {
   Options options;
-  if (ffi::Error e = read_options(attrs.mode, attrs.normalize, attrs.stable, &options); e.failure()) {
+  if (ffi::Error e = read_options(attrs.mode, attrs.normalize, attrs.stable, &options);
+      e.failure()) {
     return e;
   }
-  if (ffi::Error e = describe(x, flow, metric, options, attrs.channels_last, p); e.failure()) return e;
+  if (ffi::Error e = describe(x, flow, metric, options, attrs.channels_last, p); e.failure())
+    return e;
   const ffi::DataType compute = compute_type(x.element_type());
   if (ffi::Error e = check_image(x, out, p->image.channels, attrs.channels_last, "out", compute);
       e.failure()) {

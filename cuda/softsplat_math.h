@@ -1,10 +1,10 @@
-// Per-pixel arithmetic of summation splatting, shared by the CPU and the CUDA kernels so that the CPU
-// test suite exercises exactly the arithmetic the GPU runs. Only the loops over pixels and the way a
-// scattered value is added (plain `+=` or `atomicAdd`) differ between the two.
+// Per-pixel arithmetic of summation splatting, shared by the CPU and the CUDA kernels so that the
+// CPU test suite exercises exactly the arithmetic the GPU runs. Only the loops over pixels and the
+// way a scattered value is added (plain `+=` or `atomicAdd`) differ between the two.
 //
-// Semantics: ../shared/spec/operator.md. A source pixel (x, y) moved by (u, v) lands on the target point
-// (x + u, y + v) and is shared bilinearly between the four integer pixels around it; corners outside the
-// image are dropped.
+// Semantics: ../shared/spec/operator.md. A source pixel (x, y) moved by (u, v) lands on the target
+// point (x + u, y + v) and is shared bilinearly between the four integer pixels around it; corners
+// outside the image are dropped.
 #pragma once
 
 #include <cmath>
@@ -15,8 +15,8 @@
 
 namespace softsplat {
 
-// Where element (channel c, pixel p = y * width + x) of one image sits relative to the image's start.
-// NCHW and NHWC differ only in these two strides, so the kernels never transpose.
+// Where element (channel c, pixel p = y * width + x) of one image sits relative to the image's
+// start. NCHW and NHWC differ only in these two strides, so the kernels never transpose.
 struct Layout {
   int64_t channels;
   int64_t height;
@@ -31,14 +31,15 @@ struct Layout {
   }
 };
 
-SOFTSPLAT_HD Layout make_layout(bool channels_last, int64_t channels, int64_t height, int64_t width) {
+SOFTSPLAT_HD Layout make_layout(bool channels_last, int64_t channels, int64_t height,
+                                int64_t width) {
   if (channels_last) return Layout{channels, height, width, 1, channels};
   return Layout{channels, height, width, height * width, 1};
 }
 
-// floor(value) as an integer, for values already known to lie in [-1, 2^62): the conversion truncates
-// toward zero, so negative non-integers step down by one. Cheaper than std::floor, which is a library
-// call on x86-64 without SSE4.1.
+// floor(value) as an integer, for values already known to lie in [-1, 2^62): the conversion
+// truncates toward zero, so negative non-integers step down by one. Cheaper than std::floor, which
+// is a library call on x86-64 without SSE4.1.
 template <typename T>
 SOFTSPLAT_HD int64_t floor_index(T value) {
   const int64_t truncated = static_cast<int64_t>(value);
@@ -84,10 +85,10 @@ struct Footprint {
   }
 };
 
-// Computes where source pixel (x, y) moved by (u, v) lands. Returns false when no corner can be inside
-// the image, which covers NaN and infinite flow (every comparison with NaN is false) and huge finite
-// flow: the range test happens in floating point, before floor() is converted to an integer, so a flow
-// of 1e30 never overflows an index.
+// Computes where source pixel (x, y) moved by (u, v) lands. Returns false when no corner can be
+// inside the image, which covers NaN and infinite flow (every comparison with NaN is false) and
+// huge finite flow: the range test happens in floating point, before floor() is converted to an
+// integer, so a flow of 1e30 never overflows an index.
 template <typename T>
 SOFTSPLAT_HD bool land(int64_t x, int64_t y, T u, T v, int64_t height, int64_t width,
                        Footprint<T>* fp) {
@@ -103,10 +104,11 @@ SOFTSPLAT_HD bool land(int64_t x, int64_t y, T u, T v, int64_t height, int64_t w
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The modes, fused: instead of splatting concat([x * w, w]) and dividing afterwards, the kernels splat
-// x with weight a_k * s (a_k bilinear, s the source pixel's importance) into `out`, accumulate the
-// weights into an auxiliary plane `den`, and divide in place. The stable softmax subtracts, per target
-// pixel, the largest metric that lands there (a max-splat pass first), so s <= 1 and nothing overflows.
+// The modes, fused: instead of splatting concat([x * w, w]) and dividing afterwards, the kernels
+// splat x with weight a_k * s (a_k bilinear, s the source pixel's importance) into `out`,
+// accumulate the weights into an auxiliary plane `den`, and divide in place. The stable softmax
+// subtracts, per target pixel, the largest metric that lands there (a max-splat pass first), so s
+// <= 1 and nothing overflows.
 
 enum class Mode : int32_t { kSum = 0, kAvg = 1, kLinear = 2, kSoft = 3 };
 enum class Normalize : int32_t { kAddEps = 0, kZeroEps = 1, kClipEps = 2 };
@@ -117,7 +119,8 @@ struct Options {
   bool stable;  // soft mode only
 
   SOFTSPLAT_HD bool has_metric() const { return mode == Mode::kLinear || mode == Mode::kSoft; }
-  // Channels of the auxiliary output: the weight sum, and for the stable softmax the per-target max.
+  // Channels of the auxiliary output: the weight sum, and for the stable softmax the per-target
+  // max.
   SOFTSPLAT_HD int64_t aux_channels() const { return mode == Mode::kSum ? 0 : (stable ? 2 : 1); }
 };
 
@@ -173,9 +176,9 @@ SOFTSPLAT_HD T source_weight(const Options& o, T z) {
   }
 }
 
-// Importance s of a source pixel at one corner. The stable softmax shifts by the corner's max; a corner
-// with zero bilinear weight took no part in that max, so it gets s = 0 rather than a possible overflow
-// (its contribution a * s is zero either way).
+// Importance s of a source pixel at one corner. The stable softmax shifts by the corner's max; a
+// corner with zero bilinear weight took no part in that max, so it gets s = 0 rather than a
+// possible overflow (its contribution a * s is zero either way).
 template <typename T>
 SOFTSPLAT_HD T corner_weight(const Options& o, T w, T z, T a, const T* aux, int64_t max_index) {
   if (!o.stable) return w;
@@ -200,9 +203,10 @@ struct Shares {
   T share[kCorners];
 };
 
-// Scatter (pass 2), first half: the shares of one source pixel, whose weights are added to the weight
-// sum of their targets. `add(T* dst, T value)` accumulates. Every in-bounds corner receives its share
-// even when the weight is zero, as in the reference, so a NaN in `x` reaches each pixel it lands on.
+// Scatter (pass 2), first half: the shares of one source pixel, whose weights are added to the
+// weight sum of their targets. `add(T* dst, T value)` accumulates. Every in-bounds corner receives
+// its share even when the weight is zero, as in the reference, so a NaN in `x` reaches each pixel
+// it lands on.
 template <typename T, typename Add>
 SOFTSPLAT_HD Shares<T> pixel_shares(const Options& o, const Layout& img, const Layout& aux_layout,
                                     T z, const Footprint<T>& fp, T* aux, Add add) {
@@ -229,9 +233,10 @@ SOFTSPLAT_HD void splat_channel(const Layout& img, int64_t c, const S* x, int64_
   }
 }
 
-// kChannels: the number of channels when the caller knows it at compile time, else 0. Knowing it lets
-// the compiler read all of the pixel's values before the first add (it cannot move a read of x past a
-// write to out, which might alias) and unroll the channels: a fifth less time at C = 3 on the CPU.
+// kChannels: the number of channels when the caller knows it at compile time, else 0. Knowing it
+// lets the compiler read all of the pixel's values before the first add (it cannot move a read of x
+// past a write to out, which might alias) and unroll the channels: a fifth less time at C = 3 on
+// the CPU.
 template <int kChannels = 0, typename T, typename S, typename Add>
 SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
                               const S* x, T z, int64_t pixel, const Footprint<T>& fp, T* out,
@@ -287,8 +292,8 @@ SOFTSPLAT_HD void splat_pixel(const Options& o, const Layout& img, const Layout&
 
 // Normalisation (pass 3): one output value of target pixel t.
 template <typename T>
-SOFTSPLAT_HD void normalize_value(const Options& o, const Layout& aux_layout, int64_t t, const T* aux,
-                                  T* value) {
+SOFTSPLAT_HD void normalize_value(const Options& o, const Layout& aux_layout, int64_t t,
+                                  const T* aux, T* value) {
   *value /= normalizer(aux[aux_layout.at(kDen, t)], o.normalize);
 }
 
@@ -297,7 +302,8 @@ template <typename T>
 SOFTSPLAT_HD void normalize_pixel(const Options& o, const Layout& img, const Layout& aux_layout,
                                   int64_t t, T* out, const T* aux) {
   if (o.mode == Mode::kSum) return;
-  for (int64_t c = 0; c < img.channels; ++c) normalize_value(o, aux_layout, t, aux, out + img.at(c, t));
+  for (int64_t c = 0; c < img.channels; ++c)
+    normalize_value(o, aux_layout, t, aux, out + img.at(c, t));
 }
 
 // Gradients for one source pixel, given G = dL/dout and the forward's out and aux. Per corner k on
@@ -322,8 +328,8 @@ struct GradCorners {
 };
 
 // What the normalisation contributes at target pixel q, whichever source pixels land there (not sum
-// mode): 1 / N and Gd = -N' * sum_c G[q, c] * out[q, c] / N. A caller that can hold a plane of these
-// computes them once per target pixel; otherwise stage 1 computes them for each corner.
+// mode): 1 / N and Gd = -N' * sum_c G[q, c] * out[q, c] / N. A caller that can hold a plane of
+// these computes them once per target pixel; otherwise stage 1 computes them for each corner.
 template <typename T>
 struct TargetTerms {
   T inv;
@@ -331,8 +337,9 @@ struct TargetTerms {
 };
 
 template <int kChannels = 0, typename T, typename S>
-SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img, const Layout& aux_layout,
-                                         int64_t t, const T* out, const S* grad_out, const T* aux) {
+SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img,
+                                         const Layout& aux_layout, int64_t t, const T* out,
+                                         const S* grad_out, const T* aux) {
   const T den = aux[aux_layout.at(kDen, t)];
   const T inv = T(1) / normalizer(den, o.normalize);
   T dot = T(0);
@@ -342,12 +349,13 @@ SOFTSPLAT_HD TargetTerms<T> target_terms(const Options& o, const Layout& img, co
   return TargetTerms<T>{inv, -normalizer_grad(den, o.normalize) * dot * inv};
 }
 
-// Stage 1: per corner, everything but the sums over the source pixel's channels; T_k starts from the
-// target's Gd, read from `targets` (a plane of target_terms) when the caller has one.
+// Stage 1: per corner, everything but the sums over the source pixel's channels; T_k starts from
+// the target's Gd, read from `targets` (a plane of target_terms) when the caller has one.
 template <bool kAllInside = false, typename T, typename S>
 SOFTSPLAT_HD void grad_corners(const Options& o, const Layout& img, const Layout& aux_layout, T z,
-                               const T* aux, const T* out, const S* grad_out, const Footprint<T>& fp,
-                               const TargetTerms<T>* targets, GradCorners<T>* g) {
+                               const T* aux, const T* out, const S* grad_out,
+                               const Footprint<T>& fp, const TargetTerms<T>* targets,
+                               GradCorners<T>* g) {
   const T w = source_weight(o, z);
   for (int k = 0; k < kCorners; ++k) {
     const int64_t t = kAllInside ? (fp.y0 + corner_dy(k)) * img.width + fp.x0 + corner_dx(k)
@@ -387,8 +395,8 @@ SOFTSPLAT_HD T grad_channel(int64_t offset, T xc, const S* grad_out, GradCorners
 
 // Stage 3: the flow's and the metric's gradients from the T_k.
 template <bool kAllInside = false, typename T, typename S>
-SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, const GradCorners<T>& g,
-                                   S* grad_u, S* grad_v, S* grad_z) {
+SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp,
+                                   const GradCorners<T>& g, S* grad_u, S* grad_v, S* grad_z) {
   T du = T(0), dv = T(0), dz = T(0);
   for (int k = 0; k < kCorners; ++k) {
     if (!kAllInside && g.base[k] < 0) continue;
@@ -403,9 +411,10 @@ SOFTSPLAT_HD void grad_flow_metric(const Options& o, const Footprint<T>& fp, con
 
 template <bool kAllInside, int kChannels, typename T, typename S>
 SOFTSPLAT_HD_FLATTEN void pixel_grad(const Options& o, const Layout& img, const Layout& aux_layout,
-                             const S* x, T z, const T* out, const T* aux, const S* grad_out,
-                             const TargetTerms<T>* targets, int64_t pixel, const Footprint<T>& fp,
-                             S* grad_x, S* grad_u, S* grad_v, S* grad_z) {
+                                     const S* x, T z, const T* out, const T* aux, const S* grad_out,
+                                     const TargetTerms<T>* targets, int64_t pixel,
+                                     const Footprint<T>& fp, S* grad_x, S* grad_u, S* grad_v,
+                                     S* grad_z) {
   GradCorners<T> g;
   grad_corners<kAllInside>(o, img, aux_layout, z, aux, out, grad_out, fp, targets, &g);
   for (int64_t c = 0; c < (kChannels > 0 ? kChannels : img.channels); ++c) {
@@ -431,7 +440,8 @@ SOFTSPLAT_HD void splat_pixel_grad(const Options& o, const Layout& img, const La
   }
 }
 
-// A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero gradients.
+// A pixel whose flow is not finite (or lands nowhere) contributes nothing and receives zero
+// gradients.
 template <typename S>
 SOFTSPLAT_HD void zero_pixel_grad(const Options& o, const Layout& img, int64_t pixel, S* grad_x,
                                   S* grad_u, S* grad_v, S* grad_z) {

@@ -1,7 +1,7 @@
-// Threads for the CPU kernel. Each call starts its helpers and joins them before returning, which keeps
-// the kernel free of state shared with XLA's own thread pools and free of deadlocks when XLA calls it
-// from a pool thread; starting a thread costs tens of microseconds, small next to the large images
-// where threads are used at all.
+// Threads for the CPU kernel. Each call starts its helpers and joins them before returning, which
+// keeps the kernel free of state shared with XLA's own thread pools and free of deadlocks when XLA
+// calls it from a pool thread; starting a thread costs tens of microseconds, small next to the
+// large images where threads are used at all.
 #pragma once
 
 #include <algorithm>

@@ -76,8 +76,9 @@ def _grey_at(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         if grey.shape != size:
             grey = cv2.resize(grey, size[::-1], interpolation=cv2.INTER_AREA)
     else:  # converted and shrunk in float, rounded once at the small size
-        small = cv2.resize(cv2.cvtColor(np.asarray(image, np.float32), cv2.COLOR_RGB2GRAY), size[::-1],
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            cv2.cvtColor(np.asarray(image, np.float32), cv2.COLOR_RGB2GRAY), size[::-1], interpolation=cv2.INTER_AREA
+        )
         grey = to_uint8(small)
     # DIS needs some room for its patches: tiny frames are padded by repeating their borders.
     pad_y, pad_x = max(0, DIS_MIN_SIZE - size[0]), max(0, DIS_MIN_SIZE - size[1])
@@ -151,8 +152,12 @@ def importance(one: np.ndarray, two: np.ndarray, flow: np.ndarray, error_window:
     height, width = flow.shape[:2]
     x, y = _pixel_grid(height, width)
     warped = cv2.remap(
-        np.asarray(two, np.float32), x + flow[..., 0], y + flow[..., 1], cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        np.asarray(two, np.float32),
+        x + flow[..., 0],
+        y + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
     error = cv2.transform(cv2.absdiff(np.asarray(one, np.float32), warped), np.full((1, 3), 1 / 3, np.float32))
     if error_window > 1:

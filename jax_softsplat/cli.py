@@ -14,18 +14,33 @@ from importlib import import_module
 # (name, module, one-line summary), in the order `jax-softsplat --help` lists them.
 COMMANDS = (
     ("interpolate", "jax_softsplat.commands.interpolate", "the frame at time t between two images"),
-    ("video", "jax_softsplat.commands.video",
-     "a video with N times as many frames or at another rate (streamed, audio kept, scene cuts respected)"),
-    ("demo", "jax_softsplat.commands.demo",
-     "interpolate the sample pair; write the middle frame and a strip (one | middle | two)"),
-    ("figure", "jax_softsplat.commands.figure",
-     "the paper's warping figure: one frame splatted in the four modes for t = 0, 0.1, ..., 1"),
+    (
+        "video",
+        "jax_softsplat.commands.video",
+        "a video with N times as many frames or at another rate (streamed, audio kept, scene cuts respected)",
+    ),
+    (
+        "demo",
+        "jax_softsplat.commands.demo",
+        "interpolate the sample pair; write the middle frame and a strip (one | middle | two)",
+    ),
+    (
+        "figure",
+        "jax_softsplat.commands.figure",
+        "the paper's warping figure: one frame splatted in the four modes for t = 0, 0.1, ..., 1",
+    ),
     ("quality", "jax_softsplat.commands.quality", "PSNR/SSIM of an interpolator on Middlebury or Xiph, as a table"),
     ("speed", "jax_softsplat.commands.speed", "timings side by side, as a table (target: operator)"),
-    ("convert", "jax_softsplat.commands.convert",
-     "convert the authors' PyTorch weights (network-l1.pytorch, network-lf.pytorch) to ours"),
-    ("train", "jax_softsplat.commands.train",
-     "train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable"),
+    (
+        "convert",
+        "jax_softsplat.commands.convert",
+        "convert the authors' PyTorch weights (network-l1.pytorch, network-lf.pytorch) to ours",
+    ),
+    (
+        "train",
+        "jax_softsplat.commands.train",
+        "train the interpolation network (synthetic scenes, Vimeo-90k or your videos); resumable",
+    ),
 )
 
 
@@ -35,7 +50,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from jax_softsplat.commands.options import HelpFormatter
 
     parser = argparse.ArgumentParser(
-        prog="jax-softsplat", formatter_class=HelpFormatter,
+        prog="jax-softsplat",
+        formatter_class=HelpFormatter,
         description="Softmax splatting for JAX: frame interpolation, figures, quality and speed tables, tools.",
         epilog="Exit status: 0 done, 2 bad input or a missing optional extra, 1 an unexpected error. "
         "`jax-softsplat COMMAND --help` describes each command.",

@@ -23,9 +23,7 @@ def read_flo(path) -> np.ndarray:
         expected = width * height * 2 * 4
         payload = f.read(expected + 1)
     if len(payload) != expected:
-        raise ValueError(
-            f"{path}: a {width}x{height} .flo file holds {expected} bytes of flow, found {len(payload)}"
-        )
+        raise ValueError(f"{path}: a {width}x{height} .flo file holds {expected} bytes of flow, found {len(payload)}")
     return np.frombuffer(payload, "<f4").reshape(height, width, 2).astype(np.float32)
 
 

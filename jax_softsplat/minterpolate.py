@@ -83,8 +83,10 @@ class MinterpolateInterpolator:
             chosen = [frames[t * grid] for t in wanted]
         else:
             # One graph per time t: `one` placed at 1 - t seconds, so the output frame at 1 s is its t.
-            chosen = [self._run(one, two, Fraction(1), Fraction(1, t.denominator), start=t.denominator - t.numerator)[1]
-                      for t in wanted]
+            chosen = [
+                self._run(one, two, Fraction(1), Fraction(1, t.denominator), start=t.denominator - t.numerator)[1]
+                for t in wanted
+            ]
         return [f.to_ndarray(format="rgb24")[:height, :width].astype(np.float32) / 255.0 for f in chosen]
 
     def _run(self, one, two, rate: Fraction, time_base: Fraction, start: int) -> dict[int, av.VideoFrame]:
@@ -120,8 +122,11 @@ class MinterpolateShot:
     def push(self, index: int, frame: np.ndarray) -> Iterator[np.ndarray]:
         if self.graph is None:
             self.size = frame.shape[:2]
-            self.pad = ((0, self.size[0] % 2 + max(0, MIN_SIZE - self.size[0])),
-                        (0, self.size[1] % 2 + max(0, MIN_SIZE - self.size[1])), (0, 0))
+            self.pad = (
+                (0, self.size[0] % 2 + max(0, MIN_SIZE - self.size[0])),
+                (0, self.size[1] % 2 + max(0, MIN_SIZE - self.size[1])),
+                (0, 0),
+            )
             height, width = self.size[0] + sum(self.pad[0]), self.size[1] + sum(self.pad[1])
             self.graph = _graph(width, height, self.pix_fmt, 1 / self.step, Fraction(1))
         if any(sum(p) for p in self.pad):

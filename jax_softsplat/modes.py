@@ -6,7 +6,7 @@ summation splat; `jax_softsplat.softsplat` runs the modes fused inside the kerne
 w.r.t. the metric flow through the exp, the concatenation and the division by autodiff.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -63,9 +63,7 @@ def check_args(x, flow, metric, mode: str, layout: str, normalize: str, stable: 
             raise ValueError(f"softsplat: mode {mode!r} takes no metric; pass metric=None")
         return x, flow, None
     if metric is None:
-        raise ValueError(
-            f"softsplat: mode {mode!r} needs a metric of shape {_shape_name(layout, '1')}"
-        )
+        raise ValueError(f"softsplat: mode {mode!r} needs a metric of shape {_shape_name(layout, '1')}")
     metric = _as_float_array(metric, "metric")
     expected_metric = (n, 1, h, w) if layout == "NCHW" else (n, h, w, 1)
     if tuple(metric.shape) != expected_metric:
@@ -121,9 +119,7 @@ def prepare(x, flow, metric, mode: str, layout: str, normalize: str, stable: boo
     return x.astype(dtype), flow.astype(dtype), metric, out_dtype
 
 
-def compose(
-    splat_sum: SplatSum, x, flow, metric, mode: str, *, layout: str, normalize: str
-) -> jax.Array:
+def compose(splat_sum: SplatSum, x, flow, metric, mode: str, *, layout: str, normalize: str) -> jax.Array:
     """The mode on prepared arrays (see `prepare`), built from summation splatting as the spec writes it."""
     channels_last = layout == "NHWC"
     if mode == "sum":

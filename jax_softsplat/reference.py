@@ -85,9 +85,7 @@ def splat_sum(x: jax.Array, flow: jax.Array, channels_last: bool) -> jax.Array:
     return _per_image(_splat_one, channels_last, x, flow)
 
 
-def softsplat(
-    x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps", stable=False
-) -> jax.Array:
+def softsplat(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps", stable=False) -> jax.Array:
     """Pure-`jnp` twin of `jax_softsplat.softsplat` (see there for the arguments)."""
     x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize, stable)
     if stable:

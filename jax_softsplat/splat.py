@@ -92,9 +92,7 @@ def splat_sum(x: jax.Array, flow: jax.Array, channels_last: bool) -> jax.Array:
     return _splat(x, flow, _no_metric(x, _layout(channels_last)), "sum", "addeps", False, channels_last)
 
 
-def softsplat(
-    x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps", stable=False
-) -> jax.Array:
+def softsplat(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps", stable=False) -> jax.Array:
     """Forward-warps `x` by `flow` (softmax splatting, Niklaus & Liu, CVPR 2020).
 
     Args:
@@ -114,7 +112,8 @@ def softsplat(
     Returns:
       An array of the shape and dtype of x. float16/bfloat16 inputs are computed and accumulated in
       float32 (when x, flow and metric share one half dtype, the kernels read them without a float32
-      copy) and rounded once at the end; float64 stays float64. Differentiable w.r.t. x, flow and metric; works under jit, vmap and grad.
+      copy) and rounded once at the end; float64 stays float64. Differentiable w.r.t. x, flow and metric;
+      works under jit, vmap and grad.
     """
     x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize, stable, keep_half=True)
     if metric is None:
@@ -123,9 +122,7 @@ def softsplat(
     return out.astype(out_dtype)
 
 
-def softsplat_composed(
-    x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps"
-) -> jax.Array:
+def softsplat_composed(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps") -> jax.Array:
     """The same operator composed as the spec writes it (splat concat([x * w, w]), then divide) on
     the kernel's summation splat: the unfused baseline of the benchmark and a cross-check in tests."""
     x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize)

@@ -17,8 +17,8 @@ import math
 import queue
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -176,12 +176,18 @@ class PairShot:
             yield from self._emit(pending)
         if self.executor is not None:
             self.executor.shutdown()
-        if self.previous is not None and output_instant(math.ceil(self.index / self.step), self.step) == (self.index, 0):
+        if self.previous is not None and output_instant(math.ceil(self.index / self.step), self.step) == (
+            self.index,
+            0,
+        ):
             yield self.previous
 
 
 def output_frames(
-    frames: Iterable[np.ndarray], interpolator: Interpolator, step: Fraction, scene_cut_threshold: float,
+    frames: Iterable[np.ndarray],
+    interpolator: Interpolator,
+    step: Fraction,
+    scene_cut_threshold: float,
     cuts: list[int],
 ) -> Iterator[np.ndarray]:
     """uint8 RGB input frames -> uint8 RGB output frames at the instants k * step, holding one shot's
@@ -210,6 +216,7 @@ def output_frames(
 def colour_histogram(frame: np.ndarray) -> np.ndarray:
     """A normalised 8x8x8 RGB histogram of a uint8 RGB frame."""
     import cv2
+
     histogram = cv2.calcHist([frame], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3)
     return cv2.normalize(histogram, histogram).flatten()
 
@@ -217,6 +224,7 @@ def colour_histogram(frame: np.ndarray) -> np.ndarray:
 def is_scene_cut(previous: np.ndarray, current: np.ndarray, threshold: float = SCENE_CUT_THRESHOLD) -> bool:
     """Whether two consecutive uint8 RGB frames belong to different shots (histogram distance)."""
     import cv2
+
     distance = cv2.compareHist(colour_histogram(previous), colour_histogram(current), cv2.HISTCMP_BHATTACHARYYA)
     return distance > threshold
 
@@ -338,6 +346,7 @@ def interpolate_video(
     """
     import av
     from tqdm import tqdm
+
     source, target = Path(source), Path(target)
     try:
         reader = av.open(str(source))
@@ -360,7 +369,9 @@ def interpolate_video(
         with atomic_path(target) as tmp, av.open(str(tmp), "w") as writer:
             if audio is not None and audio.codec_context.name not in writer.supported_codecs:
                 raise VideoArgumentError(
-                    "target", target, f"a {target.suffix} file cannot hold the input's {audio.codec_context.name} "
+                    "target",
+                    target,
+                    f"a {target.suffix} file cannot hold the input's {audio.codec_context.name} "
                     "audio, which is copied unchanged; try another container (.mkv, .mov, .mp4)",
                 )
             # Both streams exist before the first packet is written (which writes the header).
@@ -393,6 +404,14 @@ def interpolate_video(
                 outputs = encoder.finish()
             if inputs < 2:
                 found = "no video frames" if inputs == 0 else "a single frame (an image?)"
-                raise VideoArgumentError("source", source, f"{found} decoded; at least 2 frames are needed to interpolate")
-    return {"input frames": inputs, "output frames": outputs, "scene cuts": cuts, "fps": out_rate,
-            "step": step, "audio copied": audio is not None}
+                raise VideoArgumentError(
+                    "source", source, f"{found} decoded; at least 2 frames are needed to interpolate"
+                )
+    return {
+        "input frames": inputs,
+        "output frames": outputs,
+        "scene cuts": cuts,
+        "fps": out_rate,
+        "step": step,
+        "audio copied": audio is not None,
+    }

@@ -62,13 +62,17 @@ def measure(model: str, clip: Path, frames: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         interpolate_video(clip, Path(folder) / "warm.mp4", interpolator, factor=2, max_frames=2, progress=False)
         wall, cpu = time.perf_counter(), time.process_time()
-        counts = interpolate_video(clip, Path(folder) / "out.mp4", interpolator, factor=2, max_frames=frames,
-                                   progress=False)
+        counts = interpolate_video(
+            clip, Path(folder) / "out.mp4", interpolator, factor=2, max_frames=frames, progress=False
+        )
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     interpolated = counts["output frames"] - counts["input frames"]
     return {
-        "model": model, "frames": counts["input frames"], "interpolated": interpolated,
-        "seconds_per_frame": wall / interpolated, "cpu_seconds_per_frame": cpu / interpolated,
+        "model": model,
+        "frames": counts["input frames"],
+        "interpolated": interpolated,
+        "seconds_per_frame": wall / interpolated,
+        "cpu_seconds_per_frame": cpu / interpolated,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -85,7 +89,8 @@ def run_child(model: str, clip: Path, frames: int) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| size | model | s per interpolated frame | x minterpolate's speed | CPU s per frame | peak RSS (MB) | error-looking stderr lines |",
+        "| size | model | s per interpolated frame | x minterpolate's speed | CPU s per frame | peak RSS (MB) "
+        "| error-looking stderr lines |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
@@ -130,8 +135,11 @@ def run(args: argparse.Namespace) -> None:
             for model in args.model:
                 result = {"size": size, **run_child(model, clip, args.frames)}
                 results.append(result)
-                print(f"{size} {model}: {result['seconds_per_frame']:.3f} s per frame, "
-                      f"{result['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+                print(
+                    f"{size} {model}: {result['seconds_per_frame']:.3f} s per frame, {result['peak_rss_mb']:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 for line in result["error_lines"]:
                     print(f"  stderr: {line}", file=sys.stderr)
     print(table(results))

@@ -37,15 +37,11 @@ def backwarp(image, flow, *, layout: str = "NCHW") -> jax.Array:
     image, flow = jnp.asarray(image), jnp.asarray(flow)
     given = f"image {image.shape} and flow {flow.shape}"
     if image.ndim != 4 or flow.ndim != 4:
-        raise ValueError(
-            f"backwarp: image and flow must be 4-D ({layout}), got {given}"
-        )
+        raise ValueError(f"backwarp: image and flow must be 4-D ({layout}), got {given}")
     if layout == "NCHW":
         image, flow = jnp.moveaxis(image, 1, -1), jnp.moveaxis(flow, 1, -1)
     if flow.shape[-1] != 2 or flow.shape[:3] != image.shape[:3]:
         expected = "[N, 2, H, W]" if layout == "NCHW" else "[N, H, W, 2]"
-        raise ValueError(
-            f"backwarp: flow must have shape {expected} with the N, H, W of image ({layout}), got {given}"
-        )
+        raise ValueError(f"backwarp: flow must have shape {expected} with the N, H, W of image ({layout}), got {given}")
     out = jax.vmap(_backwarp_one)(image, flow)
     return jnp.moveaxis(out, -1, 1) if layout == "NCHW" else out

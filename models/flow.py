@@ -47,9 +47,7 @@ class Decoder(nnx.Module):
 
     def __init__(self, cin: int, widths: tuple[int, ...], *, rngs: nnx.Rngs):
         chain = (cin,) + tuple(widths) + (2,)
-        self.convs = nnx.List(
-            [conv3x3(a, b, bias=True, rngs=rngs) for a, b in zip(chain[:-1], chain[1:])]
-        )
+        self.convs = nnx.List([conv3x3(a, b, bias=True, rngs=rngs) for a, b in zip(chain[:-1], chain[1:])])
 
     def __call__(self, one: jax.Array, two: jax.Array, previous: jax.Array | None) -> jax.Array:
         if previous is None:  # the coarsest level: no estimate to warp with yet

@@ -57,7 +57,8 @@ def resolve_weights(model: str, weights: str | os.PathLike | None = None) -> Pat
         path = path / "weights.msgpack"
     if not path.is_file():
         raise FileNotFoundError(
-            f"model {model!r}: expected one of {', '.join(NETWORK_MODELS)} or a weights .msgpack file or a folder holding "
+            f"model {model!r}: expected one of {', '.join(NETWORK_MODELS)} or a weights .msgpack file "
+            "or a folder holding "
             f"weights.msgpack; nothing found at {path}"
         )
     return path
@@ -84,7 +85,12 @@ def _tiled_flow(graphdef, state, one, two):
     network = nnx.merge(graphdef, state)
     one, two = pad_even(one[None, ..., ::-1]), pad_even(two[None, ..., ::-1])
     one, two, mu, sigma = normalize(one, two)
-    return {"frames": jnp.concatenate([one, two], axis=0), "flows": network.estimate_flow(one, two), "mu": mu, "sigma": sigma}
+    return {
+        "frames": jnp.concatenate([one, two], axis=0),
+        "flows": network.estimate_flow(one, two),
+        "mu": mu,
+        "sigma": sigma,
+    }
 
 
 def _tiled_encode(graphdef, state, frames, tiling):
@@ -186,7 +192,9 @@ class Interpolator:
         tiling = self.tiling_for(h + h % 2, w + w % 2)
         if tiling is not None:
             return self._call_tiled(one, two, times, tiling)
-        prepared = self._prepare(self._graphdef, self._state, jnp.asarray(one, jnp.float32), jnp.asarray(two, jnp.float32))
+        prepared = self._prepare(
+            self._graphdef, self._state, jnp.asarray(one, jnp.float32), jnp.asarray(two, jnp.float32)
+        )
         outs = [self._render(self._graphdef, self._state, prepared, jnp.float32(t), h, w) for t in times]
         return [np.asarray(out) for out in outs]
 

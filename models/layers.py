@@ -9,8 +9,13 @@ from flax import nnx
 def conv3x3(cin: int, cout: int, *, rngs: nnx.Rngs, stride: int = 1, bias: bool = False) -> nnx.Conv:
     """A 3x3 convolution padded by 1 (PyTorch's `Conv2d(cin, cout, 3, stride, 1)`)."""
     return nnx.Conv(
-        cin, cout, kernel_size=(3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)),
-        use_bias=bias, rngs=rngs,
+        cin,
+        cout,
+        kernel_size=(3, 3),
+        strides=(stride, stride),
+        padding=((1, 1), (1, 1)),
+        use_bias=bias,
+        rngs=rngs,
     )
 
 
@@ -80,8 +85,7 @@ class Basic(nnx.Module):
         self.act = PReLU(mid)
         self.conv_b = conv3x3(mid, cout, rngs=rngs)
         self.shortcut = (
-            None if cin == cout
-            else nnx.Conv(cin, cout, kernel_size=(1, 1), padding="VALID", use_bias=False, rngs=rngs)
+            None if cin == cout else nnx.Conv(cin, cout, kernel_size=(1, 1), padding="VALID", use_bias=False, rngs=rngs)
         )
 
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -87,7 +87,12 @@ class GridNet(nnx.Module):
         # column c (c = 0, 1, 2); up[c - 3][r] from row r + 1 to row r in column c (c = 3, 4, 5).
         self.lateral = nnx.List(
             [
-                nnx.List([Basic("relu-conv-relu-conv", widths[r], widths[r], widths[r], rngs=rngs) for _ in range(self.COLUMNS - 1)])
+                nnx.List(
+                    [
+                        Basic("relu-conv-relu-conv", widths[r], widths[r], widths[r], rngs=rngs)
+                        for _ in range(self.COLUMNS - 1)
+                    ]
+                )
                 for r in rows
             ]
         )
@@ -158,8 +163,11 @@ class Synthesis(nnx.Module):
                 metric = resize_bilinear(metric, h, w)
                 flow = resize_flow(flow, h, w)
             splat = softsplat(
-                jnp.concatenate([pyramid, metric], axis=-1), flow, jnp.clip(-metric, -20.0, 20.0),
-                mode="soft", layout="NHWC",
+                jnp.concatenate([pyramid, metric], axis=-1),
+                flow,
+                jnp.clip(-metric, -20.0, 20.0),
+                mode="soft",
+                layout="NHWC",
             )
             warped.append(block(jnp.concatenate([splat[:n], splat[n:]], axis=-1)))
         return self.grid(warped)

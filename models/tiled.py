@@ -89,7 +89,14 @@ def metrics(synthesis, top: jax.Array, flows: tuple[jax.Array, jax.Array], tilin
     _, h, w, _ = top.shape
     (out,) = map_tiled(
         lambda image, err: (synthesis.softmetric.from_error(image, err),),
-        [top[..., :3], error], (1, 1), (1,), h, w, tiling, SOFTMETRIC_HALO, SOFTMETRIC_ALIGN,
+        [top[..., :3], error],
+        (1, 1),
+        (1,),
+        h,
+        w,
+        tiling,
+        SOFTMETRIC_HALO,
+        SOFTMETRIC_ALIGN,
     )
     return out
 
@@ -114,7 +121,14 @@ def splat_level(synthesis, level: int, source, metric, flow, scale, tiling: Tili
         top = synthesis.encoder.levels[0]
         (source,) = map_tiled(
             lambda x, m: (jnp.concatenate([x, top(x), m], axis=-1),),
-            [source, metric], (1, 1), (1,), h, w, tiling, TOP_ENCODER_HALO, 1,
+            [source, metric],
+            (1, 1),
+            (1,),
+            h,
+            w,
+            tiling,
+            TOP_ENCODER_HALO,
+            1,
         )
     else:
         source = jnp.concatenate([source, metric], axis=-1)
@@ -127,7 +141,15 @@ def warp_block(synthesis, level: int, splat_one, splat_two, tiling: Tiling):
     block = synthesis.warp[level]
     (out,) = map_tiled(
         lambda a, b: (block(jnp.concatenate([a, b], axis=-1)),),
-        [splat_one, splat_two], (1, 1), (1,), h, w, tiling, WARP_HALO, 1, level,
+        [splat_one, splat_two],
+        (1, 1),
+        (1,),
+        h,
+        w,
+        tiling,
+        WARP_HALO,
+        1,
+        level,
     )
     return out
 
@@ -136,7 +158,14 @@ def grid(synthesis, warped, tiling: Tiling):
     """The GridNet on the three merged levels, window by window -> [N, H, W, 3]."""
     _, h, w, _ = warped[0].shape
     (out,) = map_tiled(
-        lambda *levels: (synthesis.grid(list(levels)),), list(warped), (1, 2, 4), (1,), h, w, tiling,
-        GRID_HALO, GRID_ALIGN,
+        lambda *levels: (synthesis.grid(list(levels)),),
+        list(warped),
+        (1, 2, 4),
+        (1,),
+        h,
+        w,
+        tiling,
+        GRID_HALO,
+        GRID_ALIGN,
     )
     return out

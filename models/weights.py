@@ -99,7 +99,9 @@ def load_weights(path) -> Network:
     except Exception as error:  # msgpack raises several unrelated types on corrupt input
         raise ValueError(f"{path}: not a readable weights file ({error})") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a jax_softsplat network weights file (convert official weights with `jax-softsplat convert`)")
+        raise ValueError(
+            f"{path}: not a jax_softsplat network weights file (convert official weights with `jax-softsplat convert`)"
+        )
     if payload.get("version") != VERSION:
         raise ValueError(f"{path}: weights format version {payload.get('version')}, this version reads {VERSION}")
     return network_from_parameters(NetworkConfig.from_dict(payload["config"]), payload["params"], str(path))
@@ -118,7 +120,11 @@ _LAYERS = {
     "extractor": {"conv_a": "0", "conv_b": "2"},
     "encoder": {"conv_a": "0", "act_a": "1", "conv_b": "2", "act_b": "3"},
     "relu-conv-relu-conv": {
-        "pre": "netMain.0", "conv_a": "netMain.1", "act": "netMain.2", "conv_b": "netMain.3", "shortcut": "netShortcut",
+        "pre": "netMain.0",
+        "conv_a": "netMain.1",
+        "act": "netMain.2",
+        "conv_b": "netMain.3",
+        "shortcut": "netShortcut",
     },
     "conv-relu-conv": {"conv_a": "netMain.0", "act": "netMain.1", "conv_b": "netMain.2", "shortcut": "netShortcut"},
     "down": {"pre": "netMain.0", "conv_a": "netMain.1", "act": "netMain.2", "conv_b": "netMain.3"},
@@ -216,7 +222,7 @@ def from_official(state_dict: Mapping[str, np.ndarray], source: str = "state dic
 
 
 def _file_kind(path: Path) -> str:
-    """"npz" (a zip of .npy members), "torch" (a zip archive or a pickle, as torch.save writes), or
+    """ "npz" (a zip of .npy members), "torch" (a zip archive or a pickle, as torch.save writes), or
     "other", from the file's content rather than its name."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:

@@ -12,9 +12,7 @@ from jax_softsplat.models.weights import abstract_network, network_from_paramete
 SPEC = Path(__file__).resolve().parent / "data" / "official_state_dict.tsv"
 
 # A network of the official shape but a fraction of its width.
-SMALL = NetworkConfig(
-    extractor=(4, 6, 8, 8, 8, 8), decoder=(8, 8, 8, 8, 8), encoder=(4, 6, 8), softmetric=(4, 4, 6, 8)
-)
+SMALL = NetworkConfig(extractor=(4, 6, 8, 8, 8, 8), decoder=(8, 8, 8, 8, 8), encoder=(4, 6, 8), softmetric=(4, 4, 6, 8))
 
 
 def random_parameters(config: NetworkConfig, seed: int = 0) -> dict[str, np.ndarray]:

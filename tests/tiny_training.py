@@ -11,9 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import jax  # noqa: E402
+import tiny_interpolator  # noqa: E402
 from flax import nnx  # noqa: E402
 
-import tiny_interpolator  # noqa: E402
 from jax_softsplat.train.config import TrainConfig, apply_overrides  # noqa: E402
 from jax_softsplat.train.trainer import Interpolation, Trainer  # noqa: E402
 

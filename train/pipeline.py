@@ -78,4 +78,3 @@ def training_batches(
             grain.MultiprocessingOptions(num_workers=config.workers, per_worker_buffer_size=config.prefetch)
         )
     return batches
-

@@ -73,6 +73,7 @@ class VimeoTriplets:
 
 def _is_cut(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
     """A scene cut between two frames: their mean absolute difference on a coarse grey image is large."""
+
     def grey(frame):
         step = max(1, min(frame.shape[:2]) // 64)
         return frame[::step, ::step].mean(axis=2, dtype=np.float32) / 255.0

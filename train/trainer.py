@@ -9,8 +9,8 @@ differentiable frame interpolator (RGB NHWC float32 in [0, 1] in and out): the r
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -75,9 +75,7 @@ class Trainer:
 
         devices = np.array(jax.devices())
         if config.data.batch_size % devices.size:
-            raise ValueError(
-                f"data.batch_size={config.data.batch_size} is not divisible by the {devices.size} devices"
-            )
+            raise ValueError(f"data.batch_size={config.data.batch_size} is not divisible by the {devices.size} devices")
         self.mesh = Mesh(devices, ("data",))
         self.replicated = NamedSharding(self.mesh, P())
         self.batch_sharding = NamedSharding(self.mesh, P("data"))

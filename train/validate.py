@@ -4,6 +4,7 @@
 import jax
 import numpy as np
 from flax import nnx
+
 from jax_softsplat.data import to_uint8
 from jax_softsplat.metrics import psnr, ssim
 

@@ -16,7 +16,8 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="network-<model>.pytorch (or a .npz of its tensors)")
     parser.add_argument(
-        "dst", nargs="?",
+        "dst",
+        nargs="?",
         help="weights .msgpack to write (default for network-<model>.pytorch: "
         "$JAX_SOFTSPLAT_HOME/network-<model>.msgpack, $JAX_SOFTSPLAT_HOME defaulting to "
         "~/.cache/jax_softsplat, where --model l1/lf look)",

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", help="folder with images/one.png and two.png (default: the shared data, found through "
-        "$JAX_SOFTSPLAT_DATA, ../shared/data or beside the source checkout; a generated pair when there is none)"
+        "--data",
+        help="folder with images/one.png and two.png (default: the shared data, found through "
+        "$JAX_SOFTSPLAT_DATA, ../shared/data or beside the source checkout; a generated pair when there is none)",
     )
     parser.add_argument("--out", default="out", help="folder to write middle.png and strip.png to")
     add_model_arguments(parser)

@@ -57,9 +57,7 @@ def load_model(args: argparse.Namespace) -> tuple[str, Interpolator]:
 
 def as_option_error(message: str) -> str:
     """A library message that starts by naming an argument (`model 'x': ...`), with the option instead."""
-    return re.sub(
-        r"^(model|weights)\b(?= ?('[^']*'|\S+)?:)", lambda m: _ARGUMENT_FLAGS[m.group(1)], message, count=1
-    )
+    return re.sub(r"^(model|weights)\b(?= ?('[^']*'|\S+)?:)", lambda m: _ARGUMENT_FLAGS[m.group(1)], message, count=1)
 
 
 def input_image(option: str, path) -> np.ndarray:

@@ -15,20 +15,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     summary = "the 12 Middlebury sequences with ground truth: frame10 + frame11 -> frame10i11 at t = 0.5"
     middlebury = suites.add_parser("middlebury", help=summary, description=summary, formatter_class=HelpFormatter)
     middlebury.add_argument(
-        "--data", help="folder of sequence folders holding frame10.png, frame11.png, frame10i11.png "
+        "--data",
+        help="folder of sequence folders holding frame10.png, frame11.png, frame10i11.png "
         "(default: middlebury/ of the shared data: $JAX_SOFTSPLAT_DATA, else ../shared/data from the current "
-        "folder, else beside the source checkout)"
+        "folder, else beside the source checkout)",
     )
     summary = "Xiph protocols on folders of frames: triplets i-1, i+1 -> i for i = 2, 4, ..., 98"
     xiph = suites.add_parser(
-        "xiph", help=summary, formatter_class=HelpFormatter,
+        "xiph",
+        help=summary,
+        formatter_class=HelpFormatter,
         description=f"{summary}. Each clip is a folder of frames (sorted by name; the first 100 are used, or all "
         "when fewer). '2k': every frame area-resized to half its width and height (4096x2160 -> 2048x1080); "
         "'4k': the centre crop of half its width and height (rows 540:-540, columns 1024:-1024 of 4096x2160).",
     )
     xiph.add_argument("--data", required=True, help="a folder of frames, or a folder of such folders (one per clip)")
     xiph.add_argument(
-        "--protocol", nargs="+", choices=benchmarks.XIPH_PROTOCOLS, default=list(benchmarks.XIPH_PROTOCOLS), help="which protocols to run"
+        "--protocol",
+        nargs="+",
+        choices=benchmarks.XIPH_PROTOCOLS,
+        default=list(benchmarks.XIPH_PROTOCOLS),
+        help="which protocols to run",
     )
     for suite in (middlebury, xiph):
         add_model_arguments(suite)

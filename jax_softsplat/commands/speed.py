@@ -186,7 +186,7 @@ def time_operator(args: argparse.Namespace) -> list[Row]:
         call_args = (x, flow, metric) if passes == "forward" else (x, flow, metric, jnp.ones_like(x))
         config = (size, channels, layout, dtype, mode, passes)
 
-        def record(name, threads, fn, fn_args):
+        def record(name, threads, fn, fn_args, config=config):
             ms, runs = measure(fn, fn_args, args.repeats, args.min_seconds)
             rows.append(Row(name, threads, *config, ms, runs))
             label = name if threads is None else f"{name} ({threads} threads)"
@@ -264,20 +264,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_operator_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", nargs="+", default=["1080p"], choices=list(SIZES),
-                        help="frame sizes: " + ", ".join(f"{k} = {w}x{h}" for k, (h, w) in SIZES.items()))
-    parser.add_argument("--channels", nargs="+", type=positive_int, default=[3],
-                        help="e.g. 3 (a frame) and 64 (features)")
+    parser.add_argument(
+        "--size",
+        nargs="+",
+        default=["1080p"],
+        choices=list(SIZES),
+        help="frame sizes: " + ", ".join(f"{k} = {w}x{h}" for k, (h, w) in SIZES.items()),
+    )
+    parser.add_argument(
+        "--channels", nargs="+", type=positive_int, default=[3], help="e.g. 3 (a frame) and 64 (features)"
+    )
     parser.add_argument("--layout", nargs="+", default=["NCHW"], choices=["NCHW", "NHWC"], help="memory layouts")
     parser.add_argument("--dtype", nargs="+", default=["float32"], choices=DTYPES, help="data types")
-    parser.add_argument("--mode", nargs="+", default=["sum", "soft"], choices=["sum", "avg", "linear", "soft"],
-                        help="splatting modes")
-    parser.add_argument("--passes", nargs="+", default=["forward", "forward+backward"],
-                        choices=["forward", "forward+backward"], help="what is timed")
-    parser.add_argument("--implementation", nargs="+", default=list(JAX_IMPLEMENTATIONS), choices=IMPLEMENTATIONS,
-                        help="implementations timed beside the copy")
-    parser.add_argument("--threads", nargs="+", type=positive_int,
-                        help="CPU kernel thread counts to time side by side, e.g. 1 2 (default: all cores)")
+    parser.add_argument(
+        "--mode", nargs="+", default=["sum", "soft"], choices=["sum", "avg", "linear", "soft"], help="splatting modes"
+    )
+    parser.add_argument(
+        "--passes",
+        nargs="+",
+        default=["forward", "forward+backward"],
+        choices=["forward", "forward+backward"],
+        help="what is timed",
+    )
+    parser.add_argument(
+        "--implementation",
+        nargs="+",
+        default=list(JAX_IMPLEMENTATIONS),
+        choices=IMPLEMENTATIONS,
+        help="implementations timed beside the copy",
+    )
+    parser.add_argument(
+        "--threads",
+        nargs="+",
+        type=positive_int,
+        help="CPU kernel thread counts to time side by side, e.g. 1 2 (default: all cores)",
+    )
     parser.add_argument("--repeats", type=positive_int, default=5, help="runs per row after warm-up (at least)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="keep running a row at least this long")
     parser.add_argument("--json", help="also write every measurement to this JSON file")
@@ -296,9 +317,11 @@ def run_operator(args: argparse.Namespace) -> None:
     if "float64" in args.dtype:
         jax.config.update("jax_enable_x64", True)
     device = jax.devices()[0]
-    print(f"jax {jax.__version__} on {device.platform} ({device.device_kind}), "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"kernel threads {_ffi.num_threads()}")
+    print(
+        f"jax {jax.__version__} on {device.platform} ({device.device_kind}), "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"kernel threads {_ffi.num_threads()}"
+    )
     rows = time_operator(args)
     print(table(rows))
     if json_path:

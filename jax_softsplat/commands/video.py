@@ -34,17 +34,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="source", required=True, help="the video to read (anything FFmpeg decodes)")
     parser.add_argument("--out", required=True, help=f"the video to write, H.264 in {'/'.join(VIDEO_SUFFIXES)}")
     parser.add_argument(
-        "--factor", type=_factor,
+        "--factor",
+        type=_factor,
         help="output frames per input frame, any integer >= 2 (default: 2, or what --fps implies)",
     )
     parser.add_argument(
-        "--fps", type=_fps, help="output frame rate. Alone: frame-rate conversion, same duration (e.g. 25 -> 60, "
+        "--fps",
+        type=_fps,
+        help="output frame rate. Alone: frame-rate conversion, same duration (e.g. 25 -> 60, "
         "each output frame interpolated at its own instant); with --factor: the rate the frames are played "
         "at (the input's rate gives slow motion). Default: factor x the input's",
     )
     parser.add_argument("--max-frames", type=positive_int, help="read only the first N input frames")
     parser.add_argument(
-        "--scene-threshold", type=float, default=SCENE_CUT_THRESHOLD,
+        "--scene-threshold",
+        type=float,
+        default=SCENE_CUT_THRESHOLD,
         help="histogram distance (0-1) between consecutive frames above which they are taken as a scene "
         "cut and repeated rather than interpolated (default: %(default)s)",
     )
@@ -60,8 +65,14 @@ def run(args: argparse.Namespace) -> None:
     model, interpolator = load_model(args)
     try:
         counts = interpolate_video(
-            source, out, interpolator, factor=args.factor, fps=args.fps, max_frames=args.max_frames,
-            scene_cut_threshold=args.scene_threshold, progress=not args.quiet,
+            source,
+            out,
+            interpolator,
+            factor=args.factor,
+            fps=args.fps,
+            max_frames=args.max_frames,
+            scene_cut_threshold=args.scene_threshold,
+            progress=not args.quiet,
         )
     except VideoArgumentError as error:
         option = {"source": "--in", "target": "--out"}[error.argument]

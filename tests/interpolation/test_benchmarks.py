@@ -7,8 +7,8 @@ import pytest
 from media import moving_texture
 
 from jax_softsplat import benchmarks, cli
-from jax_softsplat.interpolation import frame_average
 from jax_softsplat.data import write_image
+from jax_softsplat.interpolation import frame_average
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,10 @@ def pair(tmp_path):
 def test_interpolates_the_shared_frames(shared_data, tmp_path, capsys):
     out = tmp_path / "middle.png"
     images = shared_data / "images"
-    assert cli.main(["interpolate", "--one", str(images / "one.png"), "--two", str(images / "two.png"), "--out", str(out)]) == 0
+    assert (
+        cli.main(["interpolate", "--one", str(images / "one.png"), "--two", str(images / "two.png"), "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert str(out) in printed and "model classic" in printed  # the default without network weights
     one, two, middle = (read_image(p) for p in (images / "one.png", images / "two.png", out))
@@ -44,7 +47,9 @@ def test_odd_size_and_time(pair, tmp_path):
     assert result.shape == (41, 67, 3)
     assert psnr(middle[6:-6, 6:-6], result[6:-6, 6:-6]) > 35.0
     assert cli.main(["interpolate", "--one", str(one), "--two", str(two), "--out", str(out), "--time", "0.1"]) == 0
-    assert psnr(read_image(one)[6:-6, 6:-6], read_image(out)[6:-6, 6:-6]) > psnr(middle[6:-6, 6:-6], read_image(out)[6:-6, 6:-6])
+    assert psnr(read_image(one)[6:-6, 6:-6], read_image(out)[6:-6, 6:-6]) > psnr(
+        middle[6:-6, 6:-6], read_image(out)[6:-6, 6:-6]
+    )
 
 
 def _error(capsys, argv, code=2) -> str:
@@ -62,7 +67,9 @@ def test_bad_inputs_are_named(pair, tmp_path, capsys):
     (one, two), _ = pair
     out = str(tmp_path / "out.png")
     base = ["interpolate", "--one", str(one), "--two", str(two)]
-    assert "--one" in _error(capsys, ["interpolate", "--one", str(tmp_path / "nope.png"), "--two", str(two), "--out", out])
+    assert "--one" in _error(
+        capsys, ["interpolate", "--one", str(tmp_path / "nope.png"), "--two", str(two), "--out", out]
+    )
     text = tmp_path / "text.png"
     text.write_text("not an image")
     assert "--two" in _error(capsys, ["interpolate", "--one", str(one), "--two", str(text), "--out", out])
@@ -89,7 +96,18 @@ def test_refuses_to_overwrite_an_input(pair, capsys):
 
 def test_missing_arguments_and_help(capsys):
     assert "--one" in _error(capsys, ["interpolate", "--two", "b.png", "--out", "c.png"])
-    for command in (["interpolate"], ["video"], ["quality"], ["quality", "middlebury"], ["quality", "xiph"], ["speed", "operator"], ["figure"], ["convert"], ["train"], ["demo"]):
+    for command in (
+        ["interpolate"],
+        ["video"],
+        ["quality"],
+        ["quality", "middlebury"],
+        ["quality", "xiph"],
+        ["speed", "operator"],
+        ["figure"],
+        ["convert"],
+        ["train"],
+        ["demo"],
+    ):
         with pytest.raises(SystemExit) as exit:
             cli.main([*command, "--help"])
         assert exit.value.code == 0 and "usage" in capsys.readouterr().out

@@ -115,7 +115,9 @@ def test_unknown_suffixes_list_what_the_option_takes(tmp_path, capsys):
     assert "use e.g." not in err
     status, err = _run(capsys, ["quality", "middlebury", "--json", str(tmp_path / "scores.txt")])
     assert status == 2 and "--json" in err and "expected .json" in err
-    status, err = _run(capsys, ["interpolate", "--one", str(frame), "--two", str(frame), "--out", str(tmp_path / "x.xyz")])
+    status, err = _run(
+        capsys, ["interpolate", "--one", str(frame), "--two", str(frame), "--out", str(tmp_path / "x.xyz")]
+    )
     assert status == 2 and "--out" in err and ".png" in err and ".jpg" in err and ".tif" in err
     status, err = _run(capsys, ["speed", "operator", "--json", str(tmp_path / "timings.csv")])
     assert status == 2 and "--json" in err and "expected .json" in err
@@ -238,7 +240,10 @@ def test_every_help_has_a_description_and_shows_defaults():
         text = parser.format_help()
         for action in parser._actions:
             if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
-                assert action.help and "default" in parser._get_formatter()._get_help_string(action), (path, action.dest)
+                assert action.help and "default" in parser._get_formatter()._get_help_string(action), (
+                    path,
+                    action.dest,
+                )
         assert "usage: jax-softsplat" in text
     assert {("quality", "middlebury"), ("quality", "xiph"), ("speed", "operator"), ("train",)} <= seen
     assert not {("bench",), ("benchmark",)} & seen
@@ -352,11 +357,30 @@ def test_the_source_folder_shadowing_the_build_is_explained(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     direct = subprocess.run(
         [sys.executable, "-c", "import jax_softsplat; jax_softsplat.softsplat"],
-        cwd=REPO, capture_output=True, text=True, timeout=120, env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
-    argv = ["interpolate", "--one", str(frame), "--two", str(frame), "--out", str(tmp_path / "o.png"), "--model", "classic"]
+    argv = [
+        "interpolate",
+        "--one",
+        str(frame),
+        "--two",
+        str(frame),
+        "--out",
+        str(tmp_path / "o.png"),
+        "--model",
+        "classic",
+    ]
     module = subprocess.run(
-        [sys.executable, "-m", "jax_softsplat.cli", *argv], cwd=REPO, capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-m", "jax_softsplat.cli", *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     for result in (direct, module):
         assert "circular import" not in result.stderr

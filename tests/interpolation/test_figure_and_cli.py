@@ -1,7 +1,6 @@
 """The warping figure behaves as the paper shows, and the command line writes it."""
 
 import numpy as np
-import pytest
 
 from jax_softsplat import cli
 from jax_softsplat.data import read_image

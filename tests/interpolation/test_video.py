@@ -41,13 +41,17 @@ def test_shared_video_frame_count_and_rate(shared_data, tmp_path, capsys):
 
 def test_cut_is_repeated_not_interpolated_and_audio_is_copied(clip_with_cut_and_audio, tmp_path, capsys):
     out = tmp_path / "out.mkv"
-    assert cli.main(["video", "--in", str(clip_with_cut_and_audio), "--out", str(out), "--factor", "2", "--fps", "10"]) == 0
+    assert (
+        cli.main(["video", "--in", str(clip_with_cut_and_audio), "--out", str(out), "--factor", "2", "--fps", "10"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "10 -> 19 frames at 10 fps" in printed and "1 scene cut(s) at input frames [6]" in printed
     assert "audio copied" in printed
     frames, rate, has_audio = read_clip(out)
     source, _, _ = read_clip(clip_with_cut_and_audio)
     assert len(frames) == 19 and rate == 10 and has_audio
+
     def distance(a, b):
         return np.abs(a.astype(float) - b).mean()
 

@@ -96,7 +96,10 @@ def clip_25fps(tmp_path_factory):
 
 def test_video_fps_conversion_writes_frames_at_their_instants(clip_25fps, tmp_path, capsys):
     out = tmp_path / "pan60.mp4"
-    assert cli.main(["video", "--in", str(clip_25fps), "--out", str(out), "--fps", "60", "--model", "average", "--quiet"]) == 0
+    assert (
+        cli.main(["video", "--in", str(clip_25fps), "--out", str(out), "--fps", "60", "--model", "average", "--quiet"])
+        == 0
+    )
     # 6 frames at 25 fps span 5/25 s: instants k / 60 s up to 12/60, 13 frames.
     assert "6 -> 13 frames at 60 fps" in capsys.readouterr().out
     with av.open(str(out)) as clip:
@@ -108,6 +111,7 @@ def test_video_fps_conversion_writes_frames_at_their_instants(clip_25fps, tmp_pa
     with av.open(str(clip_25fps)) as clip:
         source = [f.to_ndarray(format="rgb24").astype(float) for f in clip.decode(video=0)]
     pictures = [f.to_ndarray(format="rgb24").astype(float) for f in frames]
+
     def distance(a, b):
         return np.abs(a - b).mean()
 
@@ -120,7 +124,12 @@ def test_video_fps_conversion_writes_frames_at_their_instants(clip_25fps, tmp_pa
 
 def test_video_any_integer_factor(clip_25fps, tmp_path, capsys):
     out = tmp_path / "x3.mkv"
-    assert cli.main(["video", "--in", str(clip_25fps), "--out", str(out), "--factor", "3", "--model", "average", "--quiet"]) == 0
+    assert (
+        cli.main(
+            ["video", "--in", str(clip_25fps), "--out", str(out), "--factor", "3", "--model", "average", "--quiet"]
+        )
+        == 0
+    )
     assert "6 -> 16 frames at 75 fps" in capsys.readouterr().out
 
 

@@ -36,9 +36,10 @@ def test_every_tensor_lands_where_it_belongs(official_state, converted):
     x = np.random.default_rng(1).normal(size=(1, 3, 9, 10)).astype(np.float32)
     weight = official_state["moduleFlow.moduleExtractor.moduleFirst.0.weight"]
     bias = official_state["moduleFlow.moduleExtractor.moduleFirst.0.bias"]
-    expected = jax.lax.conv_general_dilated(
-        x, weight, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
-    ) + bias[None, :, None, None]
+    expected = (
+        jax.lax.conv_general_dilated(x, weight, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        + bias[None, :, None, None]
+    )
     ours = converted.flow.extractor.levels[0].conv_a(jnp.asarray(x.transpose(0, 2, 3, 1)))
     np.testing.assert_allclose(np.asarray(ours).transpose(0, 3, 1, 2), np.asarray(expected), atol=1e-5)
     # A PReLU, a 1x1 shortcut and a conv deep in the grid keep their values.
@@ -73,7 +74,9 @@ def test_missing_extra_misshapen_and_duplicate_tensors_are_named(official_state)
     with pytest.raises(ValueError, match="unexpected tensor.*netSynthesis.netExtra.weight"):
         from_official(extra)
     misshapen = dict(official_state, **{key: np.zeros(95, np.float32)})
-    with pytest.raises(ValueError, match=r"netSynthesis.netWarp.netThr.netMain.1.weight has shape \(95,\), expected \(96,\)"):
+    with pytest.raises(
+        ValueError, match=r"netSynthesis.netWarp.netThr.netMain.1.weight has shape \(95,\), expected \(96,\)"
+    ):
         from_official(misshapen)
     twice = dict(official_state, **{key.replace("module", "net"): official_state[key]})
     with pytest.raises(ValueError, match="netSynthesis.netWarp.netThr.netMain.1.weight appears twice"):
@@ -106,7 +109,9 @@ def test_convert_pytorch_file(official_state, converted, tmp_path):
 def test_convert_command(official_state, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as help_exit:
         cli.main(["convert", "--help"])
-    assert help_exit.value.code == 0 and "usage: jax-softsplat convert [-h] [--force] src [dst]" in capsys.readouterr().out
+    assert (
+        help_exit.value.code == 0 and "usage: jax-softsplat convert [-h] [--force] src [dst]" in capsys.readouterr().out
+    )
     monkeypatch.setenv("JAX_SOFTSPLAT_HOME", str(tmp_path / "home"))
     src = tmp_path / "network-l1.npz"
     np.savez(src, **official_state)

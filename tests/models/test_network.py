@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 from network_helpers import SMALL, official_table, random_network
 
-from jax_softsplat.models import Network, NetworkConfig, interpolate_batch
+from jax_softsplat.models import NetworkConfig, interpolate_batch
 from jax_softsplat.models.correlation import correlation
 from jax_softsplat.models.layers import Upsample, resize_bilinear
 from jax_softsplat.models.network import normalize, pad_even
@@ -115,7 +115,9 @@ def test_normalize_matches_pooled_moments():
     pooled = np.concatenate([np.asarray(one), np.asarray(two)], axis=1)  # per sample
     np.testing.assert_allclose(np.asarray(mu).ravel(), pooled.mean(axis=(1, 2, 3)), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(sigma).ravel(), pooled.std(axis=(1, 2, 3)), rtol=1e-4)
-    np.testing.assert_allclose(np.asarray(a), (np.asarray(one) - np.asarray(mu)) / (np.asarray(sigma) + 1e-7), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(a), (np.asarray(one) - np.asarray(mu)) / (np.asarray(sigma) + 1e-7), rtol=1e-4, atol=1e-5
+    )
     assert pad_even(one[:, :5, :7]).shape == (2, 6, 8, 3)
     np.testing.assert_array_equal(np.asarray(pad_even(one[:, :5, :7]))[:, 5, :7], np.asarray(one)[:, 4, :7])
 
@@ -146,7 +148,9 @@ def test_correlation_against_a_direct_loop(shape):
             for dy in range(-4, 5):
                 for dx in range(-4, 5):
                     if 0 <= y + dy < h and 0 <= x + dx < w:
-                        expected[:, y, x, (dy + 4) * 9 + dx + 4] = np.mean(one[:, y, x] * two[:, y + dy, x + dx], axis=-1)
+                        expected[:, y, x, (dy + 4) * 9 + dx + 4] = np.mean(
+                            one[:, y, x] * two[:, y + dy, x + dx], axis=-1
+                        )
     np.testing.assert_allclose(np.asarray(correlation(jnp.asarray(one), jnp.asarray(two))), expected, atol=1e-6)
 
 
@@ -180,9 +184,13 @@ def test_resize_bilinear_matches_torch_when_available():
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(7).normal(size=(1, 8, 15, 2)).astype(np.float32)
     for size in [(16, 30), (4, 8), (15, 29), (3, 7)]:
-        expected = torch.nn.functional.interpolate(
-            torch.from_numpy(x).permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False
-        ).permute(0, 2, 3, 1).numpy()
+        expected = (
+            torch.nn.functional.interpolate(
+                torch.from_numpy(x).permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False
+            )
+            .permute(0, 2, 3, 1)
+            .numpy()
+        )
         np.testing.assert_allclose(np.asarray(resize_bilinear(jnp.asarray(x), *size)), expected, atol=1e-5)
 
 

@@ -14,7 +14,9 @@ from jax_softsplat.models.tiling import plan_axis
 from jax_softsplat.models.weights import network_from_parameters
 
 
-@pytest.mark.parametrize("size, tile, halo, align", [(322, 56, 68, 4), (2160, 1024, 68, 4), (401, 64, 72, 8), (130, 64, 2, 1)])
+@pytest.mark.parametrize(
+    "size, tile, halo, align", [(322, 56, 68, 4), (2160, 1024, 68, 4), (401, 64, 72, 8), (130, 64, 2, 1)]
+)
 def test_plan_axis_covers_the_axis_with_aligned_windows_and_full_halos(size, tile, halo, align):
     axis = plan_axis(size, tile, halo, align)
     assert axis.count > 1

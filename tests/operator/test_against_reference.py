@@ -5,7 +5,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from helpers import OPERATOR, REFERENCE, call, random_inputs
 
 MODES = ["sum", "avg", "linear", "soft"]

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import OPERATOR, REFERENCE
 
 import jax_softsplat
-from helpers import OPERATOR, REFERENCE
 
 IMPLEMENTATIONS = pytest.mark.parametrize("splat", [OPERATOR, REFERENCE], ids=["kernel", "reference"])
 X = np.zeros((2, 3, 4, 5), np.float32)

@@ -8,9 +8,32 @@ from jax_softsplat import cli
 
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    argv = ["speed", "operator", "--size", "tiny", "--mode", "sum", "soft", "--layout", "NCHW", "NHWC",
-            "--implementation", "kernel", "composed", "reference", "torch", "--threads", "1", "2",
-            "--repeats", "1", "--min-seconds", "0", "--json", str(out)]
+    argv = [
+        "speed",
+        "operator",
+        "--size",
+        "tiny",
+        "--mode",
+        "sum",
+        "soft",
+        "--layout",
+        "NCHW",
+        "NHWC",
+        "--implementation",
+        "kernel",
+        "composed",
+        "reference",
+        "torch",
+        "--threads",
+        "1",
+        "2",
+        "--repeats",
+        "1",
+        "--min-seconds",
+        "0",
+        "--json",
+        str(out),
+    ]
     before = jax_softsplat.num_threads()
     assert cli.main(argv) == 0
     assert jax_softsplat.num_threads() == before

@@ -122,9 +122,10 @@ def _cuobjdump() -> str:
 @pytest.mark.parametrize("major", ALL_MAJORS)
 def test_cuda_module_carries_sass_for_a100_and_h100_and_ptx(major):
     path = _module_path(major)
-    run = lambda flag: subprocess.run(  # noqa: E731
-        [_cuobjdump(), flag, path], capture_output=True, text=True, check=True
-    ).stdout
+
+    def run(flag):
+        return subprocess.run([_cuobjdump(), flag, path], capture_output=True, text=True, check=True).stdout
+
     elf, ptx = run("--list-elf"), run("--list-ptx")
     assert "sm_80" in elf and "sm_90" in elf, elf
     assert "sm_90" in ptx, ptx

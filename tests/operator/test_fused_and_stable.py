@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import OPERATOR, REFERENCE, call, random_inputs
 from jax.test_util import check_grads
 
 import jax_softsplat
 from jax_softsplat.splat import _splat
-from helpers import OPERATOR, REFERENCE, call, random_inputs
 
 COMPOSED = jax_softsplat.softsplat_composed
 

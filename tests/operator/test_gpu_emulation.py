@@ -15,16 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from helpers import random_inputs
+
 from jax_softsplat import _cpu, modes, splat
 
 if os.environ.get("SOFTSPLAT_EXPECT_GPU_EMULATION") == "1":
     emulated = importlib.import_module("jax_softsplat._gpu_emulated")
 else:
-    emulated = pytest.importorskip(
-        "jax_softsplat._gpu_emulated", reason="built without SOFTSPLAT_GPU_EMULATION"
-    )
+    emulated = pytest.importorskip("jax_softsplat._gpu_emulated", reason="built without SOFTSPLAT_GPU_EMULATION")
 
 KERNELS = {"cpu": _cpu, "gpu_emulated": emulated}
 for _kernel, _module in KERNELS.items():
@@ -179,8 +177,12 @@ def run_python(code, **environment):
     """Runs `code` in a fresh interpreter, away from the source tree so that it imports the build."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu", **environment}
     return subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=os.path.dirname(splat.__file__) + "/..",
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=os.path.dirname(splat.__file__) + "/..",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -193,8 +195,9 @@ def test_the_environment_variable_puts_the_emulated_kernels_behind_the_operator(
         "out = np.asarray(jax_softsplat.softsplat(x, np.zeros((1, 2, 20, 30), np.float32), None, 'avg'))\n"
         "print(e.stats()['launches'], e.schedule()[0], bool(np.allclose(out, 1)))\n"
     )
-    result = run_python(code, JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated",
-                        JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:3")
+    result = run_python(
+        code, JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated", JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:3"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["3", "concurrent", "True"]
     result = run_python(code, JAX_SOFTSPLAT_CPU_KERNEL="native", JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="sequential")
@@ -210,7 +213,9 @@ def test_an_unknown_kernel_name_is_refused():
 
 def test_an_unknown_schedule_is_refused():
     result = run_python(
-        "import jax_softsplat", JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated", JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:1"
+        "import jax_softsplat",
+        JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated",
+        JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:1",
     )
     assert result.returncode != 0
     assert "JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE must be 'sequential', 'concurrent' or" in result.stderr

@@ -3,9 +3,8 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.test_util import check_grads
-
 from helpers import OPERATOR, random_inputs
+from jax.test_util import check_grads
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])

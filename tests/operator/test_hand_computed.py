@@ -3,7 +3,6 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from helpers import OPERATOR, REFERENCE
 
 IMPLEMENTATIONS = pytest.mark.parametrize("splat", [OPERATOR, REFERENCE], ids=["kernel", "reference"])
@@ -90,9 +89,7 @@ def test_modes_by_hand(splat, mode, metric, expected):
 
 
 @IMPLEMENTATIONS
-@pytest.mark.parametrize(
-    "normalize, expected_empty", [("addeps", 0.0), ("zeroeps", 0.0), ("clipeps", 0.0)]
-)
+@pytest.mark.parametrize("normalize, expected_empty", [("addeps", 0.0), ("zeroeps", 0.0), ("clipeps", 0.0)])
 def test_normalisation_variants(splat, normalize, expected_empty):
     out = np.asarray(splat(X, FLOW, None, "avg", normalize=normalize))[0, 0, 0]
     norm = {"addeps": [2 + 1e-7, 1 + 1e-7], "zeroeps": [2.0, 1.0], "clipeps": [2.0, 1.0]}[normalize]

@@ -1,6 +1,5 @@
 """backwarp, .flo files, flow colours and the generated scene."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -10,17 +10,12 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import OPERATOR, REFERENCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import OPERATOR, REFERENCE
-
-settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "nightly", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("nightly", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # (with 4 channels or more the CPU kernel works plane by plane in NCHW)
@@ -53,7 +48,7 @@ def problems(draw):
     return mode, layout, x, flow, metric
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(fn, mode, layout):
     """jit of the forward and the VJP (one per implementation, mode and layout; jit caches shapes)."""
     stable = mode == "soft-stable"

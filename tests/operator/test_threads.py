@@ -3,9 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from helpers import OPERATOR, call, random_inputs
 
 import jax_softsplat
-from helpers import OPERATOR, call, random_inputs
 
 
 @pytest.fixture

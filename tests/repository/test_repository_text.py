@@ -17,9 +17,7 @@ ALLOWED = re.compile(r'scope="session"|session_log')
 
 def tracked_text_files() -> list[Path]:
     try:
-        names = subprocess.run(
-            ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.split()
+        names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         pytest.fail(f"{REPO} is not a git checkout; this test reads the tracked files")
     paths = [REPO / name for name in names]

@@ -4,9 +4,9 @@ import logging
 
 import numpy as np
 import pytest
+from media import make_vimeo
 from PIL import Image
 
-from media import make_vimeo
 from jax_softsplat.train.config import DataConfig
 from jax_softsplat.train.pipeline import augment, training_batches
 from jax_softsplat.train.sources import FrameTriplets, SyntheticTriplets, VimeoTriplets, make_source

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flax import serialization
+from tiny_training import tiny_trainer
 
 from jax_softsplat.train.metrics import read_metrics
-from tiny_training import tiny_trainer
 
 RUNNER = Path(__file__).parents[1] / "tiny_training.py"
 # A few steps on tiny crops: enough to cross checkpoints, quick in CI.
@@ -107,7 +107,9 @@ def test_two_processes_through_jax_distributed_match_one(tmp_path):
     settings = ["steps=4", "checkpoint_every=2", "data.batch_size=4"]
     workers = [
         run_tiny(
-            tmp_path / "two", *settings, wait=False,
+            tmp_path / "two",
+            *settings,
+            wait=False,
             env={"TINY_COORDINATOR": f"localhost:{port}", "TINY_PROCESSES": "2", "TINY_PROCESS_ID": str(index)},
         )  # fmt: skip
         for index in range(2)
@@ -182,9 +184,8 @@ def test_foreign_or_corrupt_checkpoints_are_clear_errors(tmp_path):
 
 
 def test_validation_scores_a_folder_of_triplets_of_any_sizes(tmp_path):
-    from PIL import Image
-
     from media import make_vimeo
+    from PIL import Image
 
     val = make_vimeo(tmp_path / "val", count=3)
     small = val / "sequences" / "00001" / "0002"  # one triplet of another size: validated at its own size

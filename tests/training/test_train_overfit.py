@@ -3,6 +3,7 @@ two generated triplets read from a Vimeo-90k-style folder to > 40 dB, and the we
 reproduce that through `--model RUN_DIR` (the path users take) and through the run's own validation."""
 
 import numpy as np
+from media import make_vimeo
 
 from jax_softsplat.cli import main
 from jax_softsplat.data import to_uint8
@@ -10,7 +11,6 @@ from jax_softsplat.interpolation import load_interpolator
 from jax_softsplat.metrics import psnr
 from jax_softsplat.train.metrics import read_metrics
 from jax_softsplat.train.sources import VimeoTriplets
-from media import make_vimeo
 
 
 def test_the_full_network_overfits_two_triplets_beyond_40_db(tmp_path):
