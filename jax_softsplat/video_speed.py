@@ -79,7 +79,9 @@ def measure(model: str, clip: Path, frames: int) -> dict:
 
 def run_child(model: str, clip: Path, frames: int) -> dict:
     command = [sys.executable, "-m", "jax_softsplat.video_speed", model, str(clip), str(frames)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    # Run beside the clip: from a source checkout, `python -m` would import the source folder instead
+    # of the installed build.
+    done = subprocess.run(command, capture_output=True, text=True, cwd=clip.parent)
     if done.returncode != 0:
         raise RuntimeError(f"{model} on {clip.name} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])

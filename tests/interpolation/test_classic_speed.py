@@ -59,6 +59,7 @@ def test_importance_matches_backwarp_definition():
 
 
 @pytest.mark.parametrize("height, width", [(1080, 1920), (2160, 3840)])
+@pytest.mark.slow
 def test_no_error_looking_output_at_large_sizes(height, width):
     """A first pair at 1080p and 4K: nothing on stderr that looks like an error (XLA's E1202
     slow_operation_alarm for constant folding used to print ten lines)."""

@@ -67,6 +67,7 @@ def receptive_radius(fn, channels_scales, size, out_scale=1):
     return radius
 
 
+@pytest.mark.slow
 def test_halos_cover_the_receptive_fields():
     synthesis = network_with_unsaturated_output().synthesis
     e = SMALL.encoder
@@ -106,6 +107,7 @@ def test_every_tiled_part_is_cut_at_the_test_size():
         assert rows.count > 1 and cols.count > 1
 
 
+@pytest.mark.slow
 def test_tiled_frames_equal_the_whole_network(pair_and_network):
     one, two, network, whole = pair_and_network
     assert all(np.mean((f > 0) & (f < 1)) > 0.9 for f in whole)  # the comparison is not hidden by clipping
@@ -115,6 +117,7 @@ def test_tiled_frames_equal_the_whole_network(pair_and_network):
         assert np.abs(a - b).max() <= 1e-4
 
 
+@pytest.mark.slow
 def test_a_halo_short_of_the_receptive_field_shows(pair_and_network, monkeypatch):
     """The comparison above can fail: with the GridNet's halo cut to a quarter, tile seams appear."""
     one, two, network, whole = pair_and_network

@@ -3,6 +3,7 @@ two generated triplets read from a Vimeo-90k-style folder to > 40 dB, and the we
 reproduce that through `--model RUN_DIR` (the path users take) and through the run's own validation."""
 
 import numpy as np
+import pytest
 from media import make_vimeo
 
 from jax_softsplat.cli import main
@@ -13,6 +14,7 @@ from jax_softsplat.train.metrics import read_metrics
 from jax_softsplat.train.sources import VimeoTriplets
 
 
+@pytest.mark.slow
 def test_the_full_network_overfits_two_triplets_beyond_40_db(tmp_path):
     # 32 x 32 keeps a step at ~0.1 s on two cores; the official widths are kept (at width 0.125 the top
     # row is 4 channels wide and the same run stalls near 33 dB: capacity, not the gradient path).
