@@ -107,7 +107,9 @@ def test_core_operator_works_without_extras(tmp_path):
 @core_only
 def test_cli_names_the_missing_extra_and_exits_2(tmp_path):
     script = os.path.join(os.path.dirname(sys.executable), "jax-softsplat")
-    argv = ["interpolate", "one.png", "two.png", "--out", "mid.png"]
+    for name in ("one.png", "two.png"):  # present, so that reading them is what needs the extra
+        (tmp_path / name).write_bytes(b"\x89PNG")
+    argv = ["interpolate", "--one", "one.png", "--two", "two.png", "--out", "mid.png"]
     result = subprocess.run([script, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "pip install 'jax_softsplat[interpolate]'" in result.stderr
