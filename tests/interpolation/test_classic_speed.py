@@ -60,7 +60,7 @@ def test_importance_matches_backwarp_definition():
 
 @pytest.mark.parametrize("height, width", [(1080, 1920), (2160, 3840)])
 @pytest.mark.slow
-def test_no_error_looking_output_at_large_sizes(height, width):
+def test_no_error_looking_output_at_large_sizes(height, width, tmp_path):
     """A first pair at 1080p and 4K: nothing on stderr that looks like an error (XLA's E1202
     slow_operation_alarm for constant folding used to print ten lines)."""
     script = textwrap.dedent(f"""
@@ -72,6 +72,6 @@ def test_no_error_looking_output_at_large_sizes(height, width):
         (middle,) = ClassicInterpolator().__call__(one, two, [0.5])
         assert middle.shape == ({height}, {width}, 3)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr

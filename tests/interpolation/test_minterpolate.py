@@ -22,7 +22,7 @@ def closest(estimate, frames):
 
 def test_by_name():
     assert isinstance(load_interpolator("minterpolate"), MinterpolateInterpolator)
-    with pytest.raises(ValueError, match="--weights"):
+    with pytest.raises(ValueError, match="weights w.msgpack: the minterpolate model has no weights"):
         load_interpolator("minterpolate", "w.msgpack")
 
 
