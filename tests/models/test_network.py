@@ -122,6 +122,7 @@ def test_normalize_matches_pooled_moments():
     np.testing.assert_array_equal(np.asarray(pad_even(one[:, :5, :7]))[:, 5, :7], np.asarray(one)[:, 4, :7])
 
 
+@pytest.mark.slow
 def test_interpolate_batch_is_differentiable(network):
     one, two = frames(2, 12, 14, seed=4)
     target = (one + two) / 2

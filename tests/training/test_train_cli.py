@@ -32,6 +32,7 @@ def compile_cache(tmp_path_factory, monkeypatch):
     jax.config.update("jax_compilation_cache_dir", previous)
 
 
+@pytest.mark.slow
 def test_train_writes_a_run_and_resumes_it(tmp_path, capsys, compile_cache):
     run = tmp_path / "run"
     assert main(["train", "--run-dir", str(run), "--steps", "1", *SMALL]) == 0

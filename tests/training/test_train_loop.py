@@ -52,6 +52,7 @@ def flat(tree, prefix=""):
     return {prefix: np.asarray(tree)}
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     steps = ["steps=24", "checkpoint_every=8", "optim.ema_decay=0.9"]
     run_tiny(tmp_path / "straight", *steps)
@@ -88,6 +89,7 @@ def assert_trained_alike(one, two):
         np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=key)
 
 
+@pytest.mark.slow
 def test_data_parallel_on_two_devices_matches_one(tmp_path):
     one = run_tiny(tmp_path / "one", "steps=4", "checkpoint_every=4", "data.batch_size=4")
     two = run_tiny(
@@ -98,6 +100,7 @@ def test_data_parallel_on_two_devices_matches_one(tmp_path):
     assert_trained_alike(tmp_path / "one", tmp_path / "two")
 
 
+@pytest.mark.slow
 def test_two_processes_through_jax_distributed_match_one(tmp_path):
     """Two processes on this host stand in for two hosts: each reads its half of every batch, gradients
     are summed across processes, process 0 writes metrics and weights, both write the checkpoint."""
