@@ -206,14 +206,15 @@ def test_the_environment_variable_puts_the_emulated_kernels_behind_the_operator(
 
 
 def test_an_unknown_kernel_name_is_refused():
-    result = run_python("import jax_softsplat", JAX_SOFTSPLAT_CPU_KERNEL="gpu")
+    # The package imports its modules on first use; _ffi is where the kernels are registered.
+    result = run_python("import jax_softsplat._ffi", JAX_SOFTSPLAT_CPU_KERNEL="gpu")
     assert result.returncode != 0
     assert "JAX_SOFTSPLAT_CPU_KERNEL must be 'native' or 'gpu-emulated', got 'gpu'" in result.stderr
 
 
 def test_an_unknown_schedule_is_refused():
     result = run_python(
-        "import jax_softsplat",
+        "import jax_softsplat._ffi",
         JAX_SOFTSPLAT_CPU_KERNEL="gpu-emulated",
         JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE="concurrent:1",
     )
