@@ -39,6 +39,39 @@ def test_fused_equals_composed_within_float32_rounding(mode, layout, normalize):
         np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5 * max(1.0, float(np.abs(r).max())))
 
 
+def _signed_linear_inputs(layout):
+    """float64 inputs on which every sum the operator forms is exact in any order: values in
+    eighths, integer flows (bilinear shares 0 and 1), metrics -1, 1, 2 and 2^-30. Landing several
+    pixels on each target, they give weight sums that are exactly 0 over a nonzero numerator,
+    negative, or positive below 1e-7."""
+    rng = np.random.default_rng(35)
+    x = rng.integers(-16, 17, size=(2, 3, 8, 9)) / 8.0
+    flow = rng.integers(-2, 3, size=(2, 2, 8, 9)).astype(np.float64)
+    metric = rng.choice([-1.0, 1.0, 2.0, 2.0**-30], size=(2, 1, 8, 9))
+    if layout == "NHWC":
+        x, flow, metric = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (x, flow, metric))
+    return x, flow, metric
+
+
+@pytest.mark.parametrize("normalize", ["addeps", "zeroeps", "clipeps"])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_fused_equals_composed_where_the_normalisations_differ(layout, normalize):
+    """The random inputs above give weight sums far from 1e-7, where zeroeps and clipeps coincide;
+    signed linear weights separate them, in values and in gradients."""
+    x, flow, metric = _signed_linear_inputs(layout)
+    outs = {
+        n: np.asarray(call(REFERENCE, x, flow, metric, "linear", layout, normalize=n)) for n in ("zeroeps", "clipeps")
+    }
+    assert np.sum(outs["zeroeps"] != outs["clipeps"]) > 20, "the normalisations must differ here"
+    grads, out = value_and_grads(OPERATOR, "linear", layout, x, flow, metric, normalize=normalize)
+    for other in (COMPOSED, REFERENCE):
+        ref_grads, ref_out = value_and_grads(other, "linear", layout, x, flow, metric, normalize=normalize)
+        # The sums are exact; only the final division and the gradients' sums of cosines round.
+        np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=0)
+        for g, r in zip(grads, ref_grads):
+            np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-9 * float(np.abs(r).max()))
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_stable_equals_plain_softmax_where_the_plain_one_is_fine(layout):
     """Every target gets weight from pixels of metric in [-2, 2], so the 1e-7 is negligible either way."""

@@ -1,5 +1,6 @@
-"""Cases worked out by hand from the spec."""
+"""Cases worked out by hand from the operator's definition (docs/operator.md)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -89,11 +90,94 @@ def test_modes_by_hand(splat, mode, metric, expected):
 
 
 @IMPLEMENTATIONS
-@pytest.mark.parametrize("normalize, expected_empty", [("addeps", 0.0), ("zeroeps", 0.0), ("clipeps", 0.0)])
-def test_normalisation_variants(splat, normalize, expected_empty):
+@pytest.mark.parametrize("normalize", ["addeps", "zeroeps", "clipeps"])
+def test_normalisation_variants_where_the_weight_sums_are_ordinary(splat, normalize):
+    """Weight sums 0 (nothing lands), 2 and 1: zeroeps and clipeps both divide by the sum itself."""
     out = np.asarray(splat(X, FLOW, None, "avg", normalize=normalize))[0, 0, 0]
     norm = {"addeps": [2 + 1e-7, 1 + 1e-7], "zeroeps": [2.0, 1.0], "clipeps": [2.0, 1.0]}[normalize]
-    np.testing.assert_allclose(out, [expected_empty, 3.0 / norm[0], 4.0 / norm[1]], rtol=1e-12)
+    np.testing.assert_allclose(out, [0.0, 3.0 / norm[0], 4.0 / norm[1]], rtol=1e-12)
+
+
+# Weight sums where the three normalisations part ways: addeps divides by sum + 1e-7, zeroeps by the
+# sum (by 1 only where it is exactly 0), clipeps by max(sum, 1e-7). Linear weights can be negative or
+# cancel, and a softmax weight or a bilinear share can be far below 1e-7. On X and FLOW above, pixel
+# 1 receives pixels 0 and 1 (values 1 and 2), pixel 2 keeps its own (value 4), pixel 0 is empty.
+EPS = 1e-7
+TINY_SOFT = np.exp(-30.0)  # ~9.4e-14
+NORMALISATION_CASES = {
+    # pixel 1: weights 1 and -1 sum to exactly 0 over a numerator of 1 - 2; pixel 2: weight -0.5
+    "cancelling-and-negative": (
+        "linear",
+        [1.0, -1.0, -0.5],
+        {
+            "addeps": [0.0, -1.0 / EPS, -2.0 / (-0.5 + EPS)],
+            "zeroeps": [0.0, -1.0, 4.0],
+            "clipeps": [0.0, -1.0 / EPS, -2.0 / EPS],
+        },
+    ),
+    # pixel 1: weights 0.5 and 0.25; pixel 2: weight 1e-9 alone
+    "tiny-linear": (
+        "linear",
+        [0.5, 0.25, 1e-9],
+        {
+            "addeps": [0.0, 1.0 / (0.75 + EPS), 4e-9 / (1e-9 + EPS)],
+            "zeroeps": [0.0, 1.0 / 0.75, 4.0],
+            "clipeps": [0.0, 1.0 / 0.75, 4e-9 / EPS],
+        },
+    ),
+    # pixel 1: exp(0) twice; pixel 2: exp(-30) alone
+    "tiny-soft": (
+        "soft",
+        [0.0, 0.0, -30.0],
+        {
+            "addeps": [0.0, 3.0 / (2 + EPS), 4 * TINY_SOFT / (TINY_SOFT + EPS)],
+            "zeroeps": [0.0, 1.5, 4.0],
+            "clipeps": [0.0, 1.5, 4 * TINY_SOFT / EPS],
+        },
+    ),
+}
+# d out[pixel 2] / d metric[pixel 2], with w the weight of pixel 2 (z or exp(z)) and w' = dw/dz:
+# addeps 4 w' (1/(w + eps) - w/(w + eps)^2) = 4 w' eps / (w + eps)^2; zeroeps 0 (out is 4 whatever
+# w != 0 is); clipeps, w below eps, 4 w' / eps.
+NORMALISATION_METRIC_GRADIENTS = {
+    "cancelling-and-negative": {"addeps": 4 * EPS / (-0.5 + EPS) ** 2, "zeroeps": 0.0, "clipeps": 4 / EPS},
+    "tiny-linear": {"addeps": 4 * EPS / (1e-9 + EPS) ** 2, "zeroeps": 0.0, "clipeps": 4 / EPS},
+    "tiny-soft": {
+        "addeps": 4 * TINY_SOFT * EPS / (TINY_SOFT + EPS) ** 2,
+        "zeroeps": 0.0,
+        "clipeps": 4 * TINY_SOFT / EPS,
+    },
+}
+
+
+@IMPLEMENTATIONS
+@pytest.mark.parametrize("normalize", ["addeps", "zeroeps", "clipeps"])
+@pytest.mark.parametrize("case", NORMALISATION_CASES)
+def test_normalisation_variants_where_they_differ(splat, case, normalize):
+    mode, metric, expected = NORMALISATION_CASES[case]
+    out = np.asarray(splat(X, FLOW, np.array(metric).reshape(1, 1, 1, 3), mode, normalize=normalize))
+    np.testing.assert_allclose(out[0, 0, 0], expected[normalize], rtol=1e-12, atol=0)
+
+
+@IMPLEMENTATIONS
+@pytest.mark.parametrize("normalize", ["addeps", "zeroeps", "clipeps"])
+@pytest.mark.parametrize("case", NORMALISATION_CASES)
+def test_normalisation_variants_gradients_where_they_differ(splat, case, normalize):
+    """The derivative of each normalisation is that of its own formula, not of another's; no other
+    pixel reaches pixel 2 with a nonzero bilinear share, so only its own metric and value matter."""
+    mode, metric, _ = NORMALISATION_CASES[case]
+
+    def pixel_2(x, metric):
+        return splat(x, FLOW, metric, mode, normalize=normalize)[0, 0, 0, 2]
+
+    grad_x, grad_metric = jax.grad(pixel_2, argnums=(0, 1))(X, np.array(metric).reshape(1, 1, 1, 3))
+    weight = metric[2] if mode == "linear" else np.exp(metric[2])
+    norm = {"addeps": weight + EPS, "zeroeps": weight, "clipeps": max(weight, EPS)}[normalize]
+    np.testing.assert_allclose(np.asarray(grad_x)[0, 0, 0], [0.0, 0.0, weight / norm], rtol=1e-12, atol=0)
+    expected = NORMALISATION_METRIC_GRADIENTS[case][normalize]
+    # zeroeps' 0 comes out of autodiff as 4 w'/w - 4 w w'/w^2, a rounding error; the smallest
+    # gradient of another variant here is 1.6e-6, so 1e-12 still tells them apart.
+    np.testing.assert_allclose(np.asarray(grad_metric)[0, 0, 0], [0.0, 0.0, expected], rtol=1e-9, atol=1e-12)
 
 
 @IMPLEMENTATIONS
@@ -107,8 +191,6 @@ def test_flow_gradient_sign_matches_a_finite_difference(splat):
     def right_half(u):
         f = jnp.asarray(flow).at[0, 0, 0, 1].set(u)
         return splat(x, f, mode="sum")[0, 0, 0, 2:].sum()
-
-    import jax
 
     analytic = jax.grad(right_half)(0.3)
     step = 1e-6
