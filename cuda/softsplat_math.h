@@ -2,7 +2,7 @@
 // CPU test suite exercises exactly the arithmetic the GPU runs. Only the loops over pixels and the
 // way a scattered value is added (plain `+=` or `atomicAdd`) differ between the two.
 //
-// Semantics: ../shared/spec/operator.md. A source pixel (x, y) moved by (u, v) lands on the target
+// Semantics: docs/operator.md. A source pixel (x, y) moved by (u, v) lands on the target
 // point (x + u, y + v) and is shared bilinearly between the four integer pixels around it; corners
 // outside the image are dropped.
 #pragma once

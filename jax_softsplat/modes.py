@@ -1,5 +1,5 @@
 """Argument checking shared by every implementation, and the four modes composed from summation
-splatting exactly as the spec writes them (splat concat([x * w, w]), then divide).
+splatting exactly as docs/operator.md defines them (splat concat([x * w, w]), then divide).
 
 The composition is what `jax_softsplat.reference` runs, and what `softsplat_composed` runs on the kernel's
 summation splat; `jax_softsplat.softsplat` runs the modes fused inside the kernel instead. Gradients
@@ -120,7 +120,7 @@ def prepare(x, flow, metric, mode: str, layout: str, normalize: str, stable: boo
 
 
 def compose(splat_sum: SplatSum, x, flow, metric, mode: str, *, layout: str, normalize: str) -> jax.Array:
-    """The mode on prepared arrays (see `prepare`), built from summation splatting as the spec writes it."""
+    """The mode on prepared arrays (see `prepare`), built from summation splatting as docs/operator.md defines it."""
     channels_last = layout == "NHWC"
     if mode == "sum":
         return splat_sum(x, flow, channels_last)

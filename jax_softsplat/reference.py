@@ -1,7 +1,7 @@
 """A pure-`jnp` softmax splatting: the test oracle, and a fallback that needs no compiled extension.
 
 Same signature and semantics as `jax_softsplat.softsplat`; the summation splat is a scatter-add whose
-gradients come from JAX's autodiff with the floor held constant, as the spec prescribes.
+gradients come from JAX's autodiff with the floor held constant, as docs/operator.md defines them.
 """
 
 import math

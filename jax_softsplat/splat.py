@@ -123,7 +123,7 @@ def softsplat(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="ad
 
 
 def softsplat_composed(x, flow, metric=None, mode="soft", *, layout="NCHW", normalize="addeps") -> jax.Array:
-    """The same operator composed as the spec writes it (splat concat([x * w, w]), then divide) on
+    """The same operator composed as docs/operator.md defines it (splat concat([x * w, w]), then divide) on
     the kernel's summation splat: the unfused baseline of the benchmark and a cross-check in tests."""
     x, flow, metric, out_dtype = modes.prepare(x, flow, metric, mode, layout, normalize)
     out = modes.compose(splat_sum, x, flow, metric, mode, layout=layout, normalize=normalize)

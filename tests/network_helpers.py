@@ -8,7 +8,7 @@ import numpy as np
 from jax_softsplat.models import NetworkConfig
 from jax_softsplat.models.weights import abstract_network, network_from_parameters, parameters
 
-# The key table of the network spec (shared/spec/official_state_dict.tsv), kept with the tests.
+# The key table of the authors' published state dict: official key -> PyTorch shape.
 SPEC = Path(__file__).resolve().parent / "data" / "official_state_dict.tsv"
 
 # A network of the official shape but a fraction of its width.
@@ -35,7 +35,7 @@ def random_network(config: NetworkConfig = SMALL, seed: int = 0):
 
 
 def official_table() -> dict[str, tuple[int, ...]]:
-    """The spec's key table: official key (net spelling) -> PyTorch shape."""
+    """The key table of the authors' published state dict: official key (net spelling) -> PyTorch shape."""
     table = {}
     for line in SPEC.read_text().splitlines():
         if line and not line.startswith("#"):

@@ -17,7 +17,7 @@ def no_network_weights(tmp_path, monkeypatch):
 
 
 def test_frame_average_scores_as_published(shared_data):
-    """The spec's sanity figure: averaging the two inputs scores 28.01 dB on the 12 sequences."""
+    """A sanity check of the benchmark itself: averaging the two inputs scores 28.01 dB on the 12 sequences."""
     scores = list(benchmarks.middlebury(frame_average, shared_data / "middlebury"))
     assert benchmarks.mean(scores).psnr == pytest.approx(28.01, abs=0.02)
 
