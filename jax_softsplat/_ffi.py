@@ -1,15 +1,17 @@
 """Registers the compiled XLA FFI handlers with JAX: CPU always, CUDA when JAX's CUDA plugin is installed.
 
 A wheel may carry one CUDA module per CUDA major version (`_cuda12`, `_cuda13`), each compiled by that
-toolkit with its runtime linked statically. The one registered is the one matching the installed JAX
-CUDA plugin (distribution jax-cuda12-plugin or jax-cuda13-plugin): no plugin means CPU only, silently;
-a plugin whose module this build lacks gives a RuntimeWarning and CPU only.
+toolkit with its runtime linked statically. The one registered for platform CUDA is the one matching the
+installed JAX CUDA plugin (distribution jax-cuda12-plugin or jax-cuda13-plugin), or the one named by
+$JAX_SOFTSPLAT_CUDA_MODULE (12 or 13) whatever plugin is installed. No plugin, or a plugin whose module
+this build lacks, registers nothing for CUDA, silently at import: `softsplat` then lowers to the pure-jnp
+implementation on that platform and warns when it does (`jax_softsplat.splat`), as on every platform
+without a kernel. `KERNEL_PLATFORMS` holds the lowering platforms that have the kernels.
 """
 
 import importlib
 import importlib.metadata
 import os
-import warnings
 
 import jax
 import jaxlib.version
@@ -28,6 +30,13 @@ except ImportError:
 FORWARD = "jax_softsplat_forward"
 BACKWARD = "jax_softsplat_backward"
 CUDA_MAJORS = (13, 12)  # newest first: if both plugins are installed, the newer one wins
+# Forces the CUDA module to register, e.g. a CUDA 12 module on a CUDA 13 driver (which runs it) where
+# the jax-cuda13-plugin would otherwise pick _cuda13.
+CUDA_MODULE_ENV = "JAX_SOFTSPLAT_CUDA_MODULE"
+
+# Lowering platforms ("cpu", "cuda") for which `register` has put the kernels in place; `softsplat`
+# reads it when it is traced, and lowers to the pure-jnp implementation for any other platform.
+KERNEL_PLATFORMS: set[str] = set()
 
 # Tests only: JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated serves the CPU platform with the CUDA kernels' code
 # run on the host (a module built only with SOFTSPLAT_GPU_EMULATION=ON; docs/gpu.md).
@@ -73,37 +82,83 @@ def installed_cuda_plugins(version=importlib.metadata.version) -> list[int]:
     return found
 
 
-def choose_cuda_module(plugins: list[int], import_module=importlib.import_module):
-    """The CUDA module matching the first of `plugins` that this build carries, or None.
+def _import_if_built(name: str, import_module):
+    """The module, or None when it does not exist. A module that exists but fails to import (one of its
+    own imports missing, a library it links) is an error, not a build without it."""
+    try:
+        return import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return None
 
-    Warns when a plugin is installed but no module of its CUDA version was built: JAX then runs on the
-    GPU while softsplat has no GPU kernel, and jit fails at compile time with an unregistered target.
+
+def built_cuda_modules(import_module=importlib.import_module) -> list[int]:
+    """CUDA major versions of the modules this build carries, newest first."""
+    return [major for major in CUDA_MAJORS if _import_if_built(f"jax_softsplat._cuda{major}", import_module)]
+
+
+def choose_cuda_module(plugins: list[int], import_module=importlib.import_module, forced: str = ""):
+    """The CUDA module to register, or None.
+
+    `forced` (the value of $JAX_SOFTSPLAT_CUDA_MODULE) names the major version to use whatever plugin
+    is installed; empty, the module matching the first of `plugins` that this build carries is chosen.
+    An installed plugin whose module is missing gives None without a warning here: JAX still runs on
+    the GPU, where `softsplat` lowers to the pure-jnp implementation and warns, naming the module.
     """
+    forced = forced.strip()
+    if forced:
+        accepted = [str(major) for major in sorted(CUDA_MAJORS)]
+        if forced not in accepted:
+            raise ImportError(
+                f"{CUDA_MODULE_ENV} must be {' or '.join(accepted)} (the CUDA module to register), or unset "
+                f"(the module matching the installed JAX CUDA plugin); got {forced!r}"
+            )
+        module = _import_if_built(f"jax_softsplat._cuda{forced}", import_module)
+        if module is None:
+            built = ", ".join(f"_cuda{major}" for major in built_cuda_modules(import_module)) or "none"
+            raise ImportError(
+                f"{CUDA_MODULE_ENV}={forced} but this jax_softsplat build has no _cuda{forced} module "
+                f"(CUDA modules it carries: {built}); unset it or set it to one of those"
+            )
+        return module
     for major in plugins:
-        try:
-            return import_module(f"jax_softsplat._cuda{major}")
-        except ModuleNotFoundError:
-            continue
-    if plugins:
-        names = ", ".join(f"jax-cuda{major}-plugin" for major in plugins)
-        wanted = " or ".join(f"_cuda{major}" for major in plugins)
-        warnings.warn(
-            f"{names} is installed but this jax_softsplat build has no {wanted} module, so softsplat "
-            "runs on CPU only; install a wheel built with that CUDA version (see docs/install.md)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        module = _import_if_built(f"jax_softsplat._cuda{major}", import_module)
+        if module is not None:
+            return module
     return None
+
+
+def missing_cuda_kernel_hint(plugins: list[int], built: list[int]) -> str:
+    """Why no CUDA module is registered and what registers one, for the warning of a CUDA lowering."""
+    have = " and ".join(f"_cuda{major}" for major in built) or "no CUDA module"
+    if plugins:
+        names = " and ".join(f"jax-cuda{major}-plugin" for major in plugins)
+        wanted = " or ".join(f"_cuda{major}" for major in plugins)
+        hint = (
+            f"{names} is installed but this jax_softsplat build has {have}, not {wanted}; install a "
+            f"jax_softsplat wheel built with CUDA {plugins[0]} (docs/install.md)"
+        )
+        if built:
+            hint += f", or set {CUDA_MODULE_ENV}={built[-1]} if your driver runs that CUDA version"
+        return hint
+    return (
+        f"no JAX CUDA plugin is installed, so no CUDA module was registered (this build has {have}); "
+        f"with jax[cuda12] or jax[cuda13] installed, the matching _cuda12 or _cuda13 module registers "
+        f"(pip install 'jax_softsplat[cuda12]' or 'jax_softsplat[cuda13]'), or set {CUDA_MODULE_ENV}"
+    )
 
 
 def register(module, platform: str) -> None:
     _check_headers(module)
     for name, capsule in module.registrations().items():
         jax.ffi.register_ffi_target(name, capsule, platform=platform)
+    KERNEL_PLATFORMS.add(platform.lower())  # XLA's "CUDA" is JAX's lowering platform "cuda"
 
 
 register(_cpu_handlers, "cpu")
-_cuda = choose_cuda_module(installed_cuda_plugins())
+CUDA_PLUGINS = installed_cuda_plugins()
+_cuda = choose_cuda_module(CUDA_PLUGINS, forced=os.environ.get(CUDA_MODULE_ENV, ""))
 if _cuda is not None:
     register(_cuda, "CUDA")
 HAS_CUDA = _cuda is not None

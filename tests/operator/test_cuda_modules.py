@@ -2,7 +2,8 @@
 
 No GPU here: the modules are imported, their cubins listed with cuobjdump, their dynamic dependencies
 read with readelf, and their handlers lowered for platform cuda. Which modules the build under test
-must carry is given by SOFTSPLAT_EXPECT_CUDA_MODULES (e.g. "13" or "12,13"; empty: none).
+must carry is given by SOFTSPLAT_EXPECT_CUDA_MODULES (e.g. "13" or "12,13"; empty: none). The choice
+(installed plugin, or $JAX_SOFTSPLAT_CUDA_MODULE) is tested with faked metadata and imports.
 """
 
 import importlib
@@ -75,9 +76,27 @@ def test_no_plugin_means_cpu_only_silently():
         assert _ffi.choose_cuda_module([], _fake_import(("_cuda12", "_cuda13"))) is None
 
 
-def test_a_plugin_without_its_module_warns_and_falls_back_to_cpu():
-    with pytest.warns(RuntimeWarning, match=r"jax-cuda12-plugin is installed but .* no _cuda12 module"):
+def test_a_plugin_without_its_module_registers_nothing_at_import_silently():
+    # The warning comes when softsplat is lowered for cuda (test_platforms.py), naming what is missing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert _ffi.choose_cuda_module([12], _fake_import(("_cuda13",))) is None
+
+
+@pytest.mark.parametrize(
+    "plugins, built, expected",
+    [
+        ([12], [13], ["jax-cuda12-plugin is installed", "has _cuda13, not _cuda12", "JAX_SOFTSPLAT_CUDA_MODULE=13"]),
+        ([13, 12], [], ["jax-cuda13-plugin and jax-cuda12-plugin", "has no CUDA module", "built with CUDA 13"]),
+        ([], [13], ["no JAX CUDA plugin is installed", "this build has _cuda13", "jax_softsplat[cuda12]"]),
+    ],
+)
+def test_the_hint_for_a_cuda_lowering_names_what_is_missing(plugins, built, expected):
+    hint = _ffi.missing_cuda_kernel_hint(plugins, built)
+    for part in expected:
+        assert part in hint, hint
+    if not built:
+        assert _ffi.CUDA_MODULE_ENV not in hint  # no module it could name
 
 
 def test_a_module_that_fails_to_load_is_an_error_not_a_fallback():
@@ -88,11 +107,55 @@ def test_a_module_that_fails_to_load_is_an_error_not_a_fallback():
         _ffi.choose_cuda_module([13], broken)
 
 
+@pytest.mark.parametrize("forced", ["", "13"])
+def test_a_module_missing_one_of_its_own_imports_is_an_error_not_a_build_without_it(forced):
+    def missing_dependency(name):
+        raise ModuleNotFoundError("No module named 'some_dependency'", name="some_dependency")
+
+    with pytest.raises(ModuleNotFoundError, match="some_dependency"):
+        _ffi.choose_cuda_module([13], missing_dependency, forced=forced)
+
+
+@pytest.mark.parametrize(
+    "forced, plugins, chosen",
+    [
+        ("12", [13], "jax_softsplat._cuda12"),  # the CUDA 12 module on a CUDA 13 machine
+        ("13", [12], "jax_softsplat._cuda13"),
+        ("12", [], "jax_softsplat._cuda12"),  # no plugin: registered all the same
+        (" 13 ", [13, 12], "jax_softsplat._cuda13"),
+    ],
+)
+def test_the_environment_variable_forces_the_module(forced, plugins, chosen):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _ffi.choose_cuda_module(plugins, _fake_import(("_cuda12", "_cuda13")), forced=forced) == chosen
+
+
+@pytest.mark.parametrize(
+    "built, listed",
+    [(("_cuda13",), "CUDA modules it carries: _cuda13"), ((), "CUDA modules it carries: none")],
+)
+def test_forcing_a_module_the_build_lacks_names_the_variable_and_the_modules_it_has(built, listed):
+    with pytest.raises(ImportError) as raised:
+        _ffi.choose_cuda_module([12], _fake_import(built), forced="12")
+    message = str(raised.value)
+    assert "JAX_SOFTSPLAT_CUDA_MODULE=12" in message and "no _cuda12 module" in message, message
+    assert listed in message, message
+
+
+@pytest.mark.parametrize("forced", ["11", "cuda12", "_cuda13", "yes"])
+def test_an_invalid_value_of_the_variable_names_the_accepted_values(forced):
+    with pytest.raises(ImportError, match=r"JAX_SOFTSPLAT_CUDA_MODULE must be 12 or 13 .*got " + repr(forced)):
+        _ffi.choose_cuda_module([13], _fake_import(("_cuda12", "_cuda13")), forced=forced)
+
+
 def test_registration_follows_the_installed_plugin():
-    plugins = _ffi.installed_cuda_plugins()
+    forced = os.environ.get(_ffi.CUDA_MODULE_ENV, "").strip()
+    plugins = [int(forced)] if forced else _ffi.installed_cuda_plugins()
     built = [m for m in plugins if m in EXPECTED]
     assert _ffi.HAS_CUDA == bool(built)
     assert _ffi.CUDA_MODULE == (f"jax_softsplat._cuda{built[0]}" if built else None)
+    assert _ffi.KERNEL_PLATFORMS == ({"cpu", "cuda"} if built else {"cpu"})
 
 
 @pytest.mark.parametrize("major", ALL_MAJORS)
@@ -173,23 +236,57 @@ def test_cuda_module_registers_and_lowers_under_jit_of_grad(tmp_path, major):
 _IMPORT = """
 import warnings
 warnings.simplefilter("always")
+import jax, numpy as np
 import jax_softsplat
 from jax_softsplat import _ffi
 print(_ffi.CUDA_MODULE)
+print("lowered", file=__import__("sys").stderr)  # what follows in stderr comes from the lowering
+x, flow = np.zeros((1, 3, 4, 4), np.float32), np.zeros((1, 2, 4, 4), np.float32)
+lowered = jax.jit(lambda x, flow: jax_softsplat.softsplat(x, flow, None, "avg")).trace(x, flow)
+print(lowered.lower(lowering_platforms=("cuda",)).as_text())
 """
 
 
-@pytest.mark.parametrize("major", ALL_MAJORS)
-def test_import_registers_the_module_of_an_installed_plugin(tmp_path, major):
+def _with_plugin(tmp_path, major, **extra) -> dict:
     # A distribution's metadata alone (no jax_plugins entry point, so JAX itself loads nothing).
     info = tmp_path / f"jax_cuda{major}_plugin-0.10.2.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: jax-cuda{major}-plugin\nVersion: 0.10.2\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
-    result = _python(_IMPORT, cwd=tmp_path, env=env)
+    environ = {k: v for k, v in os.environ.items() if k != _ffi.CUDA_MODULE_ENV}
+    return {
+        **environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_import_registers_the_module_of_an_installed_plugin(tmp_path, major):
+    result = _python(_IMPORT, cwd=tmp_path, env=_with_plugin(tmp_path, major))
+    module, text = result.stdout.split("\n", 1)
+    at_import, at_lowering = result.stderr.split("lowered\n", 1)
+    assert "Warning" not in at_import, at_import
     if major in EXPECTED:
-        assert result.stdout.strip() == f"jax_softsplat._cuda{major}"
-        assert "RuntimeWarning" not in result.stderr
+        assert module == f"jax_softsplat._cuda{major}"
+        assert f"custom_call @{_ffi.FORWARD}" in text
+        assert "Warning" not in at_lowering, at_lowering
     else:
-        assert result.stdout.strip() == "None"
-        assert f"jax-cuda{major}-plugin is installed but" in result.stderr
+        assert module == "None"
+        assert f"custom_call @{_ffi.FORWARD}" not in text
+        assert "NoKernelWarning" in at_lowering and f"jax-cuda{major}-plugin is installed but" in at_lowering
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_the_environment_variable_overrides_the_plugin_at_import(tmp_path, major):
+    other = ({*ALL_MAJORS} - {major}).pop()
+    env = _with_plugin(tmp_path, other, **{_ffi.CUDA_MODULE_ENV: str(major)})
+    if major in EXPECTED:
+        result = _python(_IMPORT, cwd=tmp_path, env=env)
+        assert result.stdout.split("\n", 1)[0] == f"jax_softsplat._cuda{major}"
+        assert f"custom_call @{_ffi.FORWARD}" in result.stdout
+    else:
+        result = subprocess.run([sys.executable, "-c", _IMPORT], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert result.returncode != 0
+        assert f"ImportError: {_ffi.CUDA_MODULE_ENV}={major} but this jax_softsplat build has no _cuda{major}" in (
+            result.stderr
+        )
