@@ -104,7 +104,12 @@ def _copy_fn(mode: str):
 
 
 def _torch_fn(mode: str, layout: str, dtype: str):
-    """PyTorch CPU splat with index_add_ (NCHW inside), or None when torch is absent."""
+    """PyTorch CPU splat with index_add_ (NCHW inside), or None when torch is absent.
+
+    The returned function gives the output for a forward pass; given a cotangent, it runs autograd's
+    backward too and gives (output, [dL/dx, dL/dflow, dL/dmetric]), dL/dmetric None in modes without
+    a metric.
+    """
     try:
         import torch
     except ImportError:
@@ -112,17 +117,23 @@ def _torch_fn(mode: str, layout: str, dtype: str):
     import numpy as np
 
     torch_dtype = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}[dtype]
+    # Pixel coordinates and the indices made from them need float32 at least: bfloat16 holds integers
+    # exactly only up to 256, so in bfloat16 the fractions of the target points vanish and the indices
+    # of larger images go wrong, out of bounds for index_add_.
+    position_dtype = torch.float64 if torch_dtype == torch.float64 else torch.float32
 
     def splat_sum(x, flow):  # x [N, C, H, W], flow [N, 2, H, W]
         n, c, h, w = x.shape
-        gy, gx = torch.meshgrid(torch.arange(h, dtype=x.dtype), torch.arange(w, dtype=x.dtype), indexing="ij")
+        grid = (torch.arange(h, dtype=position_dtype), torch.arange(w, dtype=position_dtype))
+        gy, gx = torch.meshgrid(*grid, indexing="ij")
+        flow = flow.to(position_dtype)
         tx, ty = gx + flow[:, 0], gy + flow[:, 1]
         x0, y0 = torch.floor(tx), torch.floor(ty)
         ax, ay = tx - x0, ty - y0
         out = x.new_zeros(n, c, h * w + 1)
         for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
             cx, cy = x0 + dx, y0 + dy
-            weight = (ax if dx else 1 - ax) * (ay if dy else 1 - ay)
+            weight = ((ax if dx else 1 - ax) * (ay if dy else 1 - ay)).to(x.dtype)
             inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h) & torch.isfinite(weight)
             index = torch.where(inside, cy * w + cx, torch.full_like(cx, h * w)).long()
             contribution = (x * torch.where(inside, weight, 0).unsqueeze(1)).reshape(n, c, h * w)
@@ -150,7 +161,7 @@ def _torch_fn(mode: str, layout: str, dtype: str):
             t.requires_grad_(True)
         out = softsplat(*tensors)
         out.backward(torch.from_numpy(np.asarray(cotangent, np.float32)).to(torch_dtype))
-        return out
+        return out, [t.grad for t in tensors]
 
     return run
 
