@@ -252,7 +252,11 @@ class Check:
         budget = PHASE1_S - (time.monotonic() - start) / self.args.budget_scale
         report_log = os.path.join(self.out, "logs", f"{part}-report.log")
         command = wrap + ["--log-file", report_log] + self.python("sanitize_child.py")
-        status, _, data = self.child(part, part, command, max(budget, 20))
+        # One cudaMalloc per buffer (not slices of XLA's pool), so that memcheck knows every buffer's
+        # bounds; no autotuning, whose many trial kernels would only slow the tool down.
+        env = dict(self.env, XLA_PYTHON_CLIENT_ALLOCATOR="platform")
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_gpu_autotune_level=0").strip()
+        status, _, data = self.child(part, part, command, max(budget, 20), env=env)
         report = sanitizer_report(report_log)
         rows = (data or {}).get("rows", [])
         details = dict(tool=tool_path, planted=dict(planted, exit_status=planted_status), report=report, cases=rows)
@@ -324,18 +328,17 @@ class Check:
             return self.set("f", "skipped", "--authors-repo not given")
         if not os.path.exists(compare):
             return self.set("f", "not available", "benchmarks/compare_original.py is not in this tree")
-        extra = ["--authors-repo", os.path.abspath(self.args.authors_repo)]
-        status, _, data = self.child("f", "f-authors", self.python("authors.py", *extra), PHASE1_S)
-        data = data or {}
-        if data.get("not_available"):
-            return self.set("f", "not available", data["not_available"])
-        rows = data.get("rows", [])
-        if status != 0 or not rows:
-            return self.set("f", "failed", f"exit status {status}; see logs/f-authors.log", rows=rows)
-        worst = max(r["max_abs_diff"] for r in rows)
-        self.set(
-            "f", "ok" if all(r["ok"] for r in rows) else "failed", f"largest absolute difference {worst:.3g}", rows=rows
-        )
+        # compare_original.py has no option yet to keep the authors' CuPy kernels on the GPU: it runs as
+        # written, on the CPU, with its checked PyTorch stand-ins for their kernels; reported as such.
+        command = [sys.executable, compare, "--authors-repo", os.path.abspath(self.args.authors_repo)]
+        status, _, _ = self.child("f", "f-authors", command, PHASE1_S, env=dict(self.env, JAX_PLATFORMS="cpu"))
+        with open(os.path.join(self.out, "logs", "f-authors.log"), errors="replace") as f:
+            tail = f.read()[-3000:]
+        how = "CPU, the authors' CuPy kernels replaced by compare_original.py's stand-ins (no GPU option yet)"
+        if status is None:
+            return self.set("f", "failed", f"ended at its budget; {how}", log_tail=tail)
+        result = "all thresholds met" if status == 0 else f"exit status {status} (see logs/f-authors.log)"
+        self.set("f", "ok" if status == 0 else "failed", f"{result}; {how}", log_tail=tail)
 
     def run(self) -> None:
         chosen = set(self.args.parts)

@@ -64,6 +64,6 @@ def pytest_runtest_logreport(report):
         _write(OUT, {"counts": counts, "failed": failed_ids[:50], "finished": False})
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(exitstatus):
     if OUT and not os.environ.get("PYTEST_XDIST_WORKER"):
         _write(OUT, {"counts": counts, "failed": failed_ids[:50], "finished": True, "exitstatus": int(exitstatus)})
