@@ -94,8 +94,16 @@ def _import_if_built(name: str, import_module):
 
 
 def built_cuda_modules(import_module=importlib.import_module) -> list[int]:
-    """CUDA major versions of the modules this build carries, newest first."""
-    return [major for major in CUDA_MAJORS if _import_if_built(f"jax_softsplat._cuda{major}", import_module)]
+    """CUDA major versions of the modules this build carries and that import, newest first (for messages:
+    a module that fails to import is left out rather than turning the message into another error)."""
+    found = []
+    for major in CUDA_MAJORS:
+        try:
+            import_module(f"jax_softsplat._cuda{major}")
+        except ImportError:
+            continue
+        found.append(major)
+    return found
 
 
 def choose_cuda_module(plugins: list[int], import_module=importlib.import_module, forced: str = ""):
@@ -142,11 +150,14 @@ def missing_cuda_kernel_hint(plugins: list[int], built: list[int]) -> str:
         if built:
             hint += f", or set {CUDA_MODULE_ENV}={built[-1]} if your driver runs that CUDA version"
         return hint
-    return (
+    hint = (
         f"no JAX CUDA plugin is installed, so no CUDA module was registered (this build has {have}); "
-        f"with jax[cuda12] or jax[cuda13] installed, the matching _cuda12 or _cuda13 module registers "
-        f"(pip install 'jax_softsplat[cuda12]' or 'jax_softsplat[cuda13]'), or set {CUDA_MODULE_ENV}"
+        "with jax[cuda12] or jax[cuda13] installed, the matching _cuda12 or _cuda13 module registers "
+        "(pip install 'jax_softsplat[cuda12]' or 'jax_softsplat[cuda13]')"
     )
+    if built:
+        hint += f", or {CUDA_MODULE_ENV}={built[0]} registers _cuda{built[0]} without a plugin"
+    return hint
 
 
 def register(module, platform: str) -> None:

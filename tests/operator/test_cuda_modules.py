@@ -88,7 +88,8 @@ def test_a_plugin_without_its_module_registers_nothing_at_import_silently():
     [
         ([12], [13], ["jax-cuda12-plugin is installed", "has _cuda13, not _cuda12", "JAX_SOFTSPLAT_CUDA_MODULE=13"]),
         ([13, 12], [], ["jax-cuda13-plugin and jax-cuda12-plugin", "has no CUDA module", "built with CUDA 13"]),
-        ([], [13], ["no JAX CUDA plugin is installed", "this build has _cuda13", "jax_softsplat[cuda12]"]),
+        ([], [13], ["no JAX CUDA plugin is installed", "this build has _cuda13", "JAX_SOFTSPLAT_CUDA_MODULE=13"]),
+        ([], [], ["no JAX CUDA plugin is installed", "has no CUDA module", "jax_softsplat[cuda12]"]),
     ],
 )
 def test_the_hint_for_a_cuda_lowering_names_what_is_missing(plugins, built, expected):
@@ -97,6 +98,17 @@ def test_the_hint_for_a_cuda_lowering_names_what_is_missing(plugins, built, expe
         assert part in hint, hint
     if not built:
         assert _ffi.CUDA_MODULE_ENV not in hint  # no module it could name
+
+
+def test_the_modules_listed_in_messages_are_those_that_import():
+    def one_broken(name):
+        if name.endswith("_cuda12"):
+            raise ImportError("libfoo.so: cannot open shared object file")
+        return name
+
+    assert _ffi.built_cuda_modules(one_broken) == [13]
+    assert _ffi.built_cuda_modules(_fake_import(("_cuda12", "_cuda13"))) == [13, 12]
+    assert _ffi.built_cuda_modules(_fake_import(())) == []
 
 
 def test_a_module_that_fails_to_load_is_an_error_not_a_fallback():
