@@ -34,7 +34,9 @@ The authors' kernels compute in float32 only (`softsplat_func` casts its inputs,
 kernel reads `float`); in float64 both networks use float64 stand-ins, so the float64 figures test
 the network's structure, the float32 ones the everyday precision.
 
-Thresholds (largest absolute difference of output frame and flows): float64 1e-9, float32 1e-3.
+Thresholds (largest absolute difference of output frame and flows): float64 1e-9, float32 3e-4
+(measured: about 1e-12 and 3e-5 at the default sizes, on the output frames of order 1 and flows up
+to 9 pixels the random weights give).
 Exit status: 0 when every check passes; 1 when a check fails, a threshold is exceeded or a part
 could not run (each is named); 2 for an unusable --authors-repo or a missing torch/flax.
 """
@@ -52,7 +54,7 @@ from unittest import mock
 
 import numpy as np
 
-THRESHOLDS = {"float64": 1e-9, "float32": 1e-3}
+THRESHOLDS = {"float64": 1e-9, "float32": 3e-4}
 KERNEL_THRESHOLDS = {"float64": 1e-12, "float32": 1e-5}
 TIMES = (0.5, 0.25)
 DEFAULT_SIZES = ("37x53", "50x70", "64x96")
