@@ -31,8 +31,9 @@ correlation/correlation.py are read; nothing in it is changed). Needs torch (`pi
    outputs.
 
 The authors' kernels compute in float32 only (`softsplat_func` casts its inputs, the correlation
-kernel reads `float`); in float64 both networks use float64 stand-ins, so the float64 figures test
-the network's structure, the float32 ones the everyday precision.
+kernel reads `float`); their network runs on the stand-ins (ours on its own kernels), which compute
+in the inputs' dtype, so the float64 figures test the network's structure, the float32 ones the
+everyday precision.
 
 Thresholds (largest absolute difference of output frame and flows): float64 1e-9, float32 3e-4
 (measured: about 1e-12 and 3e-5 at the default sizes, on the output frames of order 1 and flows up
