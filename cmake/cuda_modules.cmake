@@ -125,14 +125,15 @@ function(softsplat_find_cuda12_packages)
   execute_process(
     COMMAND "${Python_EXECUTABLE}" -c
             "import importlib.util as u
-for name in ('nvidia.cuda_nvrtc', 'nvidia.nvfatbin', 'nvidia.cuda_runtime', 'nvidia.cuda_nvcc'):
-    spec = u.find_spec(name) if u.find_spec('nvidia') else None
-    print(list(spec.submodule_search_locations)[0] if spec else '')"
+names = ('nvidia.cuda_nvrtc', 'nvidia.nvfatbin', 'nvidia.cuda_runtime', 'nvidia.cuda_nvcc')
+specs = [u.find_spec(n) if u.find_spec('nvidia') else None for n in names]
+print('|'.join(list(s.submodule_search_locations)[0] if s else '' for s in specs))"
     OUTPUT_VARIABLE _dirs OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _status)
   if(NOT _status EQUAL 0)
-    set(_dirs "\n\n\n")
+    set(_dirs "|||")
   endif()
-  string(REPLACE "\n" ";" _dirs "${_dirs}")
+  # One entry per package, empty where it is missing.
+  string(REPLACE "|" ";" _dirs "${_dirs}")
   list(GET _dirs 0 _nvrtc)
   list(GET _dirs 1 _nvfatbin)
   list(GET _dirs 2 _runtime)

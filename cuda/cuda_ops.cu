@@ -3,8 +3,10 @@
 // docs/gpu.md):
 // - by nvcc, with the kernels in this translation unit, launched with <<<>>> (_cuda13);
 // - by the host C++ compiler against the CUDA runtime's headers, launching the kernels by name from
-//   the fatbin NVRTC made (kernel_image.h; _cuda12, built from PyPI packages without a CUDA 12 nvcc);
-// - by the host C++ compiler against gpu_emulation.h (tests), launching by name too, so that the CPU
+//   the fatbin NVRTC made (kernel_image.h; _cuda12, built from PyPI packages without a CUDA 12
+//   nvcc);
+// - by the host C++ compiler against gpu_emulation.h (tests), launching by name too, so that the
+// CPU
 //   tests run the code that loads the image and looks the kernels up.
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
@@ -20,14 +22,15 @@
 #elif defined(SOFTSPLAT_KERNELS_BY_NAME)
 #include <cuda_runtime_api.h>
 #else
-#error "cuda_ops.cu is compiled by nvcc, by a C++ compiler with SOFTSPLAT_KERNELS_BY_NAME (NVRTC's fatbin) or with SOFTSPLAT_GPU_EMULATION (tests)"
+#error \
+    "cuda_ops.cu is compiled by nvcc, by a C++ compiler with SOFTSPLAT_KERNELS_BY_NAME (NVRTC's fatbin) or with SOFTSPLAT_GPU_EMULATION (tests)"
 #endif
 #include <map>
 #include <mutex>
 
 #include "kernel_image.h"
 #define SOFTSPLAT_LAUNCH(grid, block, stream, kernel, ...) \
-  ::softsplat::KernelByName{grid, block, stream, ::softsplat::kernel_key<__VA_ARGS__>(#kernel)}
+  ::softsplat::KernelByName { grid, block, stream, ::softsplat::kernel_key<__VA_ARGS__>(#kernel) }
 #endif
 
 #include <algorithm>
@@ -51,7 +54,8 @@ constexpr int kThreads = 256;
 // 12.0's context-independent loading: one library for every device), and each kernel is looked up
 // once by the symbol kernel_symbol() gives for its key.
 
-// The key of a kernel instance: its SOFTSPLAT_KERNEL_INSTANCES entry, e.g. "splat_kernel<float, BFloat16>".
+// The key of a kernel instance: its SOFTSPLAT_KERNEL_INSTANCES entry, e.g. "splat_kernel<float,
+// BFloat16>".
 template <typename T>
 constexpr const char* type_key() {
   if constexpr (std::is_same_v<T, float>) return "float";
@@ -71,8 +75,8 @@ std::string kernel_key(const char* kernel) {
   return key + ">";
 }
 
-// Why the last launch by name on this thread failed before reaching the runtime (empty: it did not);
-// last_cuda_error() reports it with the runtime's own errors.
+// Why the last launch by name on this thread failed before reaching the runtime (empty: it did
+// not); last_cuda_error() reports it with the runtime's own errors.
 thread_local std::string by_name_failure;
 
 class KernelLibrary {
@@ -85,7 +89,8 @@ class KernelLibrary {
   // The kernel of `key`, or nullptr with by_name_failure set.
   cudaKernel_t kernel(const std::string& key) {
     if (load_status_ != cudaSuccess) {
-      by_name_failure = std::string("loading the kernels' fatbin: ") + cudaGetErrorString(load_status_);
+      by_name_failure =
+          std::string("loading the kernels' fatbin: ") + cudaGetErrorString(load_status_);
       return nullptr;
     }
     std::lock_guard<std::mutex> lock(mutex_);
@@ -106,8 +111,8 @@ class KernelLibrary {
 
  private:
   KernelLibrary() {
-    load_status_ = cudaLibraryLoadData(&library_, kernel_image(), nullptr, nullptr, 0, nullptr,
-                                       nullptr, 0);
+    load_status_ =
+        cudaLibraryLoadData(&library_, kernel_image(), nullptr, nullptr, 0, nullptr, nullptr, 0);
   }
 
   cudaLibrary_t library_ = nullptr;
@@ -116,9 +121,9 @@ class KernelLibrary {
   std::map<std::string, cudaKernel_t> kernels_;
 };
 
-// SOFTSPLAT_LAUNCH(...)(arguments...) in the by-name builds: cudaLaunchKernel with a pointer to each
-// argument. The arguments must have the kernel's parameter types up to const (the host cannot see
-// the kernel's declaration here); the emulation, which can, checks that they do.
+// SOFTSPLAT_LAUNCH(...)(arguments...) in the by-name builds: cudaLaunchKernel with a pointer to
+// each argument. The arguments must have the kernel's parameter types up to const (the host cannot
+// see the kernel's declaration here); the emulation, which can, checks that they do.
 struct KernelByName {
   int64_t grid;
   int64_t block;

@@ -1,7 +1,7 @@
 // The emulation's kernel image (tests only): the kernels of cuda_kernels.cuh compiled for the host,
 // in a table cudaLibraryLoadData and cudaLibraryGetKernel of gpu_emulation.h read, under the same
-// keys as NVRTC's fatbin (SOFTSPLAT_KERNEL_INSTANCES), so that the host half of cuda_ops.cu loads and
-// launches them by name exactly as jax_softsplat._cuda12 does on a GPU.
+// keys as NVRTC's fatbin (SOFTSPLAT_KERNEL_INSTANCES), so that the host half of cuda_ops.cu loads
+// and launches them by name exactly as jax_softsplat._cuda12 does on a GPU.
 #pragma once
 
 #include <cstddef>

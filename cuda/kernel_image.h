@@ -1,7 +1,7 @@
-// The device code that the host half of cuda_ops.cu launches by name when it is not compiled by nvcc:
-// for jax_softsplat._cuda12 the fatbin NVRTC made of cuda_kernels.cuh (cmake/nvrtc_device_code.py
-// generates the definitions), for the emulation the table of host-compiled kernels in
-// gpu_emulation_kernels.h.
+// The device code that the host half of cuda_ops.cu launches by name when it is not compiled by
+// nvcc: for jax_softsplat._cuda12 the fatbin NVRTC made of cuda_kernels.cuh
+// (cmake/nvrtc_device_code.py generates the definitions), for the emulation the table of
+// host-compiled kernels in gpu_emulation_kernels.h.
 #pragma once
 
 namespace softsplat {

@@ -1,5 +1,6 @@
 // The shape of one splatting call as the kernels see it: plain data, passed to every CUDA kernel by
-// value, so that it compiles for NVRTC (no standard library beyond <cstdint>) as for nvcc and the host.
+// value, so that it compiles for NVRTC (no standard library beyond <cstdint>) as for nvcc and the
+// host.
 #pragma once
 
 #include <cstdint>
