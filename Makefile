@@ -16,12 +16,13 @@ PYTHON_NEW ?= env PYENV_VERSION=3.12.1 python3.12
 PYTHON_OLD ?= env PYENV_VERSION=3.11.7 python3.11
 JAX_NEW ?= 0.12.0.1
 JAX_OLD ?= 0.10.2
-# The CUDA modules the wheels carry: _cuda13 when an nvcc of CUDA 13 is found (CMake searches PATH and
-# /usr/local/cuda-13*), _cuda12 when CUDA12_NVCC names the nvcc of a CUDA 12 toolkit (PyPI's
-# nvidia-cuda-nvcc-cu12 holds ptxas and libnvvm but no nvcc, so it cannot be the source).
+# The CUDA modules the wheels carry: _cuda12 always (built from the PyPI packages pyproject's
+# [build-system] requires: NVRTC 12.0, ptxas, nvFatbin and the static runtime; CUDA12_NVCC may name a
+# CUDA 12 toolkit's nvcc instead), _cuda13 when an nvcc of CUDA 13 is found (CMake searches PATH and
+# /usr/local/cuda-13*).
 CUDA12_NVCC ?=
 HAVE_CUDA13 := $(shell nvcc --version 2>/dev/null | grep -q "release 13\." && echo 13)
-EXPECT_CUDA_MODULES := $(strip $(if $(CUDA12_NVCC),12) $(HAVE_CUDA13))
+EXPECT_CUDA_MODULES := $(strip 12 $(HAVE_CUDA13))
 WHEEL_CMAKE := $(if $(CUDA12_NVCC),-C cmake.define.SOFTSPLAT_CUDA12_NVCC=$(CUDA12_NVCC))
 # cuobjdump (from PyPI; the CUDA 13 one reads CUDA 12 fatbins too) lets the tests list the cubins.
 CUDA_TEST_DEPS := $(if $(EXPECT_CUDA_MODULES),nvidia-cuda-cuobjdump==13.*,)

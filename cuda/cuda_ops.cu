@@ -1,21 +1,43 @@
-// CUDA loops around the shared per-pixel math: one thread per pixel (grid-stride), the scatter
-// through atomics, everything on the stream XLA passes. Compiled and linked in CI; executed there
-// only on the host, through the test-only emulation of gpu_emulation.h (see docs/gpu.md).
+// The host half of the CUDA kernel: the FFI handlers, which check the call, clear the output and
+// launch the kernels of cuda_kernels.cuh on the stream XLA passes. Compiled three ways (see
+// docs/gpu.md):
+// - by nvcc, with the kernels in this translation unit, launched with <<<>>> (_cuda13);
+// - by the host C++ compiler against the CUDA runtime's headers, launching the kernels by name from
+//   the fatbin NVRTC made (kernel_image.h; _cuda12, built from PyPI packages without a CUDA 12
+//   nvcc);
+// - by the host C++ compiler against gpu_emulation.h (tests), launching by name too, so that the
+// CPU
+//   tests run the code that loads the image and looks the kernels up.
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
-// Kernel launch, spelled as a macro so that the host emulation can replace the <<<>>> syntax.
-#define SOFTSPLAT_LAUNCH(grid, block, stream, ...) __VA_ARGS__<<<grid, block, 0, stream>>>
-#elif defined(SOFTSPLAT_GPU_EMULATION)
-#include "gpu_emulation.h"
-#define SOFTSPLAT_LAUNCH(grid, block, stream, ...) \
-  ::softsplat::emulation::launch(grid, block, 0, stream, __VA_ARGS__)
+
+#include "cuda_kernels.cuh"
+// Kernel launch, spelled as a macro so that the by-name builds can replace the <<<>>> syntax:
+// SOFTSPLAT_LAUNCH(grid, block, stream, kernel, template arguments...)(arguments...).
+#define SOFTSPLAT_LAUNCH(grid, block, stream, kernel, ...) \
+  kernel<__VA_ARGS__><<<grid, block, 0, stream>>>
 #else
-#error "cuda_ops.cu is compiled by nvcc, or by a C++ compiler with SOFTSPLAT_GPU_EMULATION (tests)"
+#if defined(SOFTSPLAT_GPU_EMULATION)
+#include "gpu_emulation_kernels.h"
+#elif defined(SOFTSPLAT_KERNELS_BY_NAME)
+#include <cuda_runtime_api.h>
+#else
+#error \
+    "cuda_ops.cu is compiled by nvcc, by a C++ compiler with SOFTSPLAT_KERNELS_BY_NAME (NVRTC's fatbin) or with SOFTSPLAT_GPU_EMULATION (tests)"
+#endif
+#include <map>
+#include <mutex>
+
+#include "kernel_image.h"
+#define SOFTSPLAT_LAUNCH(grid, block, stream, kernel, ...) \
+  ::softsplat::KernelByName { grid, block, stream, ::softsplat::kernel_key<__VA_ARGS__>(#kernel) }
 #endif
 
 #include <algorithm>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "handlers.h"
 #include "problem.h"
@@ -26,122 +48,104 @@ namespace {
 
 constexpr int kThreads = 256;
 
-struct PixelIndex {
-  int64_t n, y, x, pixel;
+#if !defined(__CUDACC__)
+// ---- Launching by name --------------------------------------------------------------------------
+// The image is loaded into the process once, at the first launch, with cudaLibraryLoadData (CUDA
+// 12.0's context-independent loading: one library for every device), and each kernel is looked up
+// once by the symbol kernel_symbol() gives for its key.
+
+// The key of a kernel instance: its SOFTSPLAT_KERNEL_INSTANCES entry, e.g. "splat_kernel<float,
+// BFloat16>".
+template <typename T>
+constexpr const char* type_key() {
+  if constexpr (std::is_same_v<T, float>) return "float";
+  if constexpr (std::is_same_v<T, double>) return "double";
+  if constexpr (std::is_same_v<T, BFloat16>) return "BFloat16";
+  if constexpr (std::is_same_v<T, Float16>) return "Float16";
+}
+
+template <typename... Types>
+std::string kernel_key(const char* kernel) {
+  std::string key = std::string(kernel) + "<";
+  const char* separator = "";
+  for (const char* type : {type_key<Types>()...}) {
+    key = key + separator + type;
+    separator = ", ";
+  }
+  return key + ">";
+}
+
+// Why the last launch by name on this thread failed before reaching the runtime (empty: it did
+// not); last_cuda_error() reports it with the runtime's own errors.
+thread_local std::string by_name_failure;
+
+class KernelLibrary {
+ public:
+  static KernelLibrary& instance() {
+    static KernelLibrary library;
+    return library;
+  }
+
+  // The kernel of `key`, or nullptr with by_name_failure set.
+  cudaKernel_t kernel(const std::string& key) {
+    if (load_status_ != cudaSuccess) {
+      by_name_failure =
+          std::string("loading the kernels' fatbin: ") + cudaGetErrorString(load_status_);
+      return nullptr;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (const auto found = kernels_.find(key); found != kernels_.end()) return found->second;
+    const char* symbol = kernel_symbol(key.c_str());
+    if (symbol == nullptr) {
+      by_name_failure = "no kernel " + key + " in the fatbin";
+      return nullptr;
+    }
+    cudaKernel_t kernel = nullptr;
+    if (const cudaError_t e = cudaLibraryGetKernel(&kernel, library_, symbol); e != cudaSuccess) {
+      by_name_failure = "finding kernel " + key + ": " + cudaGetErrorString(e);
+      return nullptr;
+    }
+    kernels_.emplace(key, kernel);
+    return kernel;
+  }
+
+ private:
+  KernelLibrary() {
+    load_status_ =
+        cudaLibraryLoadData(&library_, kernel_image(), nullptr, nullptr, 0, nullptr, nullptr, 0);
+  }
+
+  cudaLibrary_t library_ = nullptr;
+  cudaError_t load_status_ = cudaSuccess;
+  std::mutex mutex_;
+  std::map<std::string, cudaKernel_t> kernels_;
 };
 
-__device__ __forceinline__ PixelIndex pixel_index(const Layout& img, int64_t i) {
-  const int64_t pixel = i % img.pixels();
-  return PixelIndex{i / img.pixels(), pixel / img.width, pixel % img.width, pixel};
-}
+// SOFTSPLAT_LAUNCH(...)(arguments...) in the by-name builds: cudaLaunchKernel with a pointer to
+// each argument. The arguments must have the kernel's parameter types up to const (the host cannot
+// see the kernel's declaration here); the emulation, which can, checks that they do.
+struct KernelByName {
+  int64_t grid;
+  int64_t block;
+  cudaStream_t stream;
+  std::string key;
 
-#define SOFTSPLAT_GRID_STRIDE(i, total)                                         \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (total); \
-       i += int64_t(blockDim.x) * gridDim.x)
-
-#if defined(__CUDACC__)
-// The first read of a word other threads update with atomics: a volatile load, which the PTX memory
-// model treats as a relaxed one, so it is not a data race with them.
-template <typename T>
-__device__ __forceinline__ T atomic_load_relaxed(const T* address) {
-  return *static_cast<const volatile T*>(address);
-}
-#endif
-
-// float and double atomic max by compare-and-swap; NaN never wins, as on the CPU.
-__device__ __forceinline__ void atomic_max(float* dst, float value) {
-  int* bits = reinterpret_cast<int*>(dst);
-  int old = atomic_load_relaxed(bits);
-  while (value > __int_as_float(old)) {
-    const int seen = atomicCAS(bits, old, __float_as_int(value));
-    if (seen == old) break;
-    old = seen;
-  }
-}
-
-__device__ __forceinline__ void atomic_max(double* dst, double value) {
-  auto* bits = reinterpret_cast<unsigned long long*>(dst);
-  unsigned long long old = atomic_load_relaxed(bits);
-  while (value > __longlong_as_double(old)) {
-    const unsigned long long seen = atomicCAS(bits, old, __double_as_longlong(value));
-    if (seen == old) break;
-    old = seen;
-  }
-}
-
-template <typename T>
-__global__ void init_aux_kernel(Problem p, T* aux) {
-  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
-    const PixelIndex at = pixel_index(p.image, i);
-    T* an = aux + at.n * p.aux.image_size();
-    if (p.aux.channels > kDen) an[p.aux.at(kDen, at.pixel)] = T(0);
-    if (p.aux.channels > kMax) an[p.aux.at(kMax, at.pixel)] = -INFINITY;
-  }
-}
-
-// Pass 1 (stable soft) when max_pass, else pass 2: the same walk over source pixels. T is the type
-// computed in, S the type x, flow and metric are stored in (see softsplat_math.h).
-template <typename T, typename S>
-__global__ void splat_kernel(Problem p, bool max_pass, const S* x, const S* flow, const S* metric,
-                             T* out, T* aux) {
-  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
-    const PixelIndex at = pixel_index(p.image, i);
-    const S* fn = flow + at.n * p.flow.image_size();
-    Footprint<T> fp;
-    if (!land<T>(at.x, at.y, widen(fn[p.flow.at(0, at.pixel)]), widen(fn[p.flow.at(1, at.pixel)]),
-                 p.image.height, p.image.width, &fp)) {
-      continue;
-    }
-    const T z = p.options.has_metric()
-                    ? T(widen(metric[at.n * p.metric.image_size() + p.metric.at(0, at.pixel)]))
-                    : T(0);
-    T* an = aux + at.n * p.aux.image_size();
-    if (max_pass) {
-      max_splat_pixel(p.aux, z, fp, an, [](T* dst, T value) { atomic_max(dst, value); });
-    } else {
-      const int64_t offset = at.n * p.image.image_size();
-      splat_pixel(p.options, p.image, p.aux, x + offset, z, at.pixel, fp, out + offset, an,
-                  [](T* dst, T value) { atomicAdd(dst, value); });
+  template <typename... Args>
+  void operator()(Args... args) const {
+    const cudaKernel_t kernel = KernelLibrary::instance().kernel(key);
+    if (kernel == nullptr) return;
+    void* pointers[] = {static_cast<void*>(&args)...};
+    dim3 grid_dim, block_dim;
+    grid_dim.x = static_cast<unsigned int>(grid);
+    block_dim.x = static_cast<unsigned int>(block);
+    if (const cudaError_t e = cudaLaunchKernel(reinterpret_cast<const void*>(kernel), grid_dim,
+                                               block_dim, pointers, 0, stream);
+        e != cudaSuccess) {
+      by_name_failure = key + ": " + cudaGetErrorString(e);
     }
   }
-}
-
-template <typename T>
-__global__ void normalize_kernel(Problem p, T* out, const T* aux) {
-  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
-    const PixelIndex at = pixel_index(p.image, i);
-    normalize_pixel(p.options, p.image, p.aux, at.pixel, out + at.n * p.image.image_size(),
-                    aux + at.n * p.aux.image_size());
-  }
-}
-
-template <typename T, typename S>
-__global__ void backward_kernel(Problem p, const S* x, const S* flow, const S* metric, const T* out,
-                                const T* aux, const S* grad_out, S* grad_x, S* grad_flow,
-                                S* grad_metric) {
-  SOFTSPLAT_GRID_STRIDE(i, p.batch * p.image.pixels()) {
-    const PixelIndex at = pixel_index(p.image, i);
-    const int64_t xo = at.n * p.image.image_size();
-    const int64_t fo = at.n * p.flow.image_size();
-    const int64_t mo = at.n * p.metric.image_size();
-    const int64_t ao = at.n * p.aux.image_size();
-    S unused_z;
-    S* gu = grad_flow + fo + p.flow.at(0, at.pixel);
-    S* gv = grad_flow + fo + p.flow.at(1, at.pixel);
-    S* gz = p.options.has_metric() ? grad_metric + mo + p.metric.at(0, at.pixel) : &unused_z;
-    const T z = p.options.has_metric() ? T(widen(metric[mo + p.metric.at(0, at.pixel)])) : T(0);
-    Footprint<T> fp;
-    if (land<T>(at.x, at.y, widen(flow[fo + p.flow.at(0, at.pixel)]),
-                widen(flow[fo + p.flow.at(1, at.pixel)]), p.image.height, p.image.width, &fp)) {
-      // One thread per source pixel: the target terms are computed per corner (no targets plane).
-      splat_pixel_grad(p.options, p.image, p.aux, x + xo, z, out + xo, aux + ao, grad_out + xo,
-                       static_cast<const TargetTerms<T>*>(nullptr), at.pixel, fp, grad_x + xo, gu,
-                       gv, gz);
-    } else {
-      zero_pixel_grad(p.options, p.image, at.pixel, grad_x + xo, gu, gv, gz);
-    }
-  }
-}
+};
+#endif  // !defined(__CUDACC__)
 
 int blocks_for(int64_t work) {
   // Grid-stride loops make any grid correct; cap it so huge batches do not overflow gridDim.x.
@@ -151,6 +155,13 @@ int blocks_for(int64_t work) {
 
 ffi::Error last_cuda_error(const char* what) {
   const cudaError_t status = cudaGetLastError();
+#if !defined(__CUDACC__)
+  if (!by_name_failure.empty()) {
+    const std::string failure = std::move(by_name_failure);
+    by_name_failure.clear();
+    return ffi::Error::Internal(std::string("softsplat: ") + what + ": " + failure);
+  }
+#endif
   if (status == cudaSuccess) return ffi::Error::Success();
   return ffi::Error::Internal(std::string("softsplat: ") + what + ": " +
                               cudaGetErrorString(status));
@@ -168,14 +179,14 @@ ffi::Error forward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer x
   const int blocks = blocks_for(work);
   T* out_data = data<T>(out);
   T* aux_data = data<T>(aux);
-  SOFTSPLAT_LAUNCH(blocks, kThreads, stream, init_aux_kernel<T>)(p, aux_data);
+  SOFTSPLAT_LAUNCH(blocks, kThreads, stream, init_aux_kernel, T)(p, aux_data);
   for (const bool max_pass : {true, false}) {
     if (max_pass && !p.options.stable) continue;
-    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, splat_kernel<T, S>)(
+    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, splat_kernel, T, S)(
         p, max_pass, data<S>(x), data<S>(flow), data<S>(metric), out_data, aux_data);
   }
   if (p.options.mode != Mode::kSum) {
-    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, normalize_kernel<T>)(p, out_data, aux_data);
+    SOFTSPLAT_LAUNCH(blocks, kThreads, stream, normalize_kernel, T)(p, out_data, aux_data);
   }
   return last_cuda_error("forward launch");
 }
@@ -187,7 +198,7 @@ ffi::Error backward_typed(cudaStream_t stream, const Problem& p, ffi::AnyBuffer 
                           ffi::AnyBuffer grad_flow, ffi::AnyBuffer grad_metric) {
   const int64_t work = p.batch * p.image.pixels();
   if (work == 0) return ffi::Error::Success();
-  SOFTSPLAT_LAUNCH(blocks_for(work), kThreads, stream, backward_kernel<T, S>)(
+  SOFTSPLAT_LAUNCH(blocks_for(work), kThreads, stream, backward_kernel, T, S)(
       p, data<S>(x), data<S>(flow), data<S>(metric), data<T>(out), data<T>(aux), data<S>(grad_out),
       data<S>(grad_x), data<S>(grad_flow), data<S>(grad_metric));
   return last_cuda_error("backward launch");
@@ -251,7 +262,7 @@ ffi::Error backward_impl(cudaStream_t stream, ffi::AnyBuffer x, ffi::AnyBuffer f
 
 namespace ffi = xla::ffi;
 
-#if defined(__CUDACC__)
+#if !defined(SOFTSPLAT_GPU_EMULATION)
 XLA_FFI_DEFINE_HANDLER_SYMBOL(
     SoftsplatForwardCuda, softsplat::forward_impl,
     SOFTSPLAT_FORWARD_BINDING(ffi::Ffi::Bind().Ctx<ffi::PlatformStream<cudaStream_t>>()));

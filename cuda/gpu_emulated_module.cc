@@ -79,5 +79,21 @@ PYBIND11_MODULE(_gpu_emulated, m) {
         return d;
       },
       "Launches, blocks and threads run since the last reset_stats().");
+  m.def(
+      "library_stats",
+      []() {
+        std::lock_guard<std::mutex> lock(emulation::state_mutex());
+        py::dict d;
+        d["loads"] = emulation::library_stats().loads;
+        d["lookups"] = emulation::library_stats().lookups;
+        return d;
+      },
+      "Images loaded (cudaLibraryLoadData) and kernels looked up by name (cudaLibraryGetKernel) so "
+      "far.");
+  m.def("kernel_keys", []() {
+    py::list keys;
+    for (const emulation::Kernel& k : emulation::kKernels) keys.append(k.symbol);
+    return keys;
+  });
   m.attr("threads_per_block") = softsplat::kThreads;
 }

@@ -51,7 +51,12 @@ inline thread_local dim3 gridDim;
 // Runtime API: only what cuda_ops.cu calls. The emulator has one implicit stream, the calling
 // thread; a launch returns when every block has run.
 using cudaStream_t = struct softsplat_emulated_stream*;
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidConfiguration = 9 };
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorSymbolNotFound = 500,
+};
 
 namespace softsplat::emulation {
 
@@ -67,7 +72,17 @@ inline cudaError_t cudaGetLastError() {
 }
 
 inline const char* cudaGetErrorString(cudaError_t e) {
-  return e == cudaSuccess ? "no error" : "invalid configuration argument";
+  switch (e) {
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument";
+    case cudaErrorSymbolNotFound:
+      return "named symbol not found";
+  }
+  return "unknown error";
 }
 
 inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) {
@@ -290,3 +305,78 @@ Launch<Kernel> launch(int64_t grid, int64_t block, size_t shared_bytes, cudaStre
 }
 
 }  // namespace softsplat::emulation
+
+// ---------------------------------------------------------------------------------------------------
+// Loading and launching kernels by name, as the host half of cuda_ops.cu does outside nvcc (the
+// CUDA 12 module launches NVRTC's fatbin this way). The emulated "image" is a table from each
+// kernel's symbol to a function that runs it on an array of pointers to its arguments, as
+// cudaLaunchKernel passes them (gpu_emulation_kernels.h makes it from SOFTSPLAT_KERNEL_INSTANCES).
+namespace softsplat::emulation {
+
+struct Kernel {
+  const char* symbol;
+  void (*run)(void** args);
+};
+
+struct Image {
+  const Kernel* kernels;
+  size_t count;
+};
+
+// How many libraries were loaded and kernels looked up, for tests that check the by-name path ran.
+struct LibraryStats {
+  int64_t loads = 0;
+  int64_t lookups = 0;
+};
+
+inline LibraryStats& library_stats() {
+  static LibraryStats s;
+  return s;
+}
+
+}  // namespace softsplat::emulation
+
+using cudaLibrary_t = const softsplat::emulation::Image*;
+using cudaKernel_t = const softsplat::emulation::Kernel*;
+
+// The JIT and library options are taken as CUDA takes them and must be absent (none is used).
+inline cudaError_t cudaLibraryLoadData(cudaLibrary_t* library, const void* code, void* jit_options,
+                                       void** jit_values, unsigned int jit_count,
+                                       void* library_options, void** library_values,
+                                       unsigned int library_count) {
+  if (library == nullptr || code == nullptr || jit_options || jit_values || jit_count ||
+      library_options || library_values || library_count) {
+    return cudaErrorInvalidValue;
+  }
+  *library = static_cast<const softsplat::emulation::Image*>(code);
+  std::lock_guard<std::mutex> lock(softsplat::emulation::state_mutex());
+  ++softsplat::emulation::library_stats().loads;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaLibraryGetKernel(cudaKernel_t* kernel, cudaLibrary_t library,
+                                        const char* symbol) {
+  if (kernel == nullptr || library == nullptr || symbol == nullptr) return cudaErrorInvalidValue;
+  {
+    std::lock_guard<std::mutex> lock(softsplat::emulation::state_mutex());
+    ++softsplat::emulation::library_stats().lookups;
+  }
+  for (size_t i = 0; i < library->count; ++i) {
+    if (std::strcmp(library->kernels[i].symbol, symbol) == 0) {
+      *kernel = &library->kernels[i];
+      return cudaSuccess;
+    }
+  }
+  return cudaErrorSymbolNotFound;
+}
+
+// Runs the launch like SOFTSPLAT_LAUNCH under nvcc would; the error is returned and, as in CUDA,
+// also left for cudaGetLastError.
+inline cudaError_t cudaLaunchKernel(const void* function, dim3 grid, dim3 block, void** args,
+                                    size_t shared_bytes, cudaStream_t stream) {
+  const auto* kernel = static_cast<const softsplat::emulation::Kernel*>(function);
+  if (kernel == nullptr) return softsplat::emulation::last_error = cudaErrorInvalidValue;
+  softsplat::emulation::launch(grid.x, block.x, shared_bytes, stream,
+                               [kernel, args] { kernel->run(args); })();
+  return softsplat::emulation::last_error;
+}

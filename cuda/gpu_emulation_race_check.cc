@@ -200,7 +200,7 @@ __global__ void plain_add_kernel(float* sum) { *sum += 1.0f; }
 int race_control() {
   float sum = 0;
   emulation::set_settings(emulation::Settings{emulation::Schedule::kConcurrent, 4, 0});
-  SOFTSPLAT_LAUNCH(64, kThreads, cudaStream_t{}, plain_add_kernel)(&sum);
+  emulation::launch(64, kThreads, 0, cudaStream_t{}, plain_add_kernel)(&sum);
   std::printf("plain adds of 16384 threads: %g\n", sum);
   return 0;
 }

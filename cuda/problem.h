@@ -7,23 +7,13 @@
 #include <cstdint>
 #include <string>
 
+#include "problem_shape.h"
 #include "softsplat_math.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace softsplat {
 
 namespace ffi = xla::ffi;
-
-// Every dimension before the last three (C, H, W in some order) is a batch dimension: that is how
-// `vmap_method="broadcast_all"` hands batched calls to the kernel.
-struct Problem {
-  int64_t batch;
-  Options options;
-  Layout image;   // x, out, grad_out, grad_x
-  Layout flow;    // flow and grad_flow: two channels, u then v
-  Layout metric;  // metric and grad_metric: one channel, or none in sum and avg modes
-  Layout aux;     // the forward's auxiliary output: Options::aux_channels() channels
-};
 
 inline std::string dims_string(ffi::Span<const int64_t> dims) {
   std::string s = "[";

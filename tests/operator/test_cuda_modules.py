@@ -9,6 +9,7 @@ must carry is given by SOFTSPLAT_EXPECT_CUDA_MODULES (e.g. "13" or "12,13"; empt
 import importlib
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -204,6 +205,19 @@ def test_cuda_module_carries_sass_for_a100_and_h100_and_ptx(major):
     elf, ptx = run("--list-elf"), run("--list-ptx")
     assert "sm_80" in elf and "sm_90" in elf, elf
     assert "sm_90" in ptx, ptx
+
+
+# The newest PTX ISA that every driver of a CUDA major version JIT-compiles: that of its x.0 release.
+MAX_PTX_ISA = {12: (8, 0), 13: (9, 0)}
+
+
+@pytest.mark.parametrize("major", ALL_MAJORS)
+def test_cuda_module_ptx_is_jit_compilable_by_every_driver_of_its_major_version(major):
+    path = _module_path(major)
+    ptx = subprocess.run([_cuobjdump(), "--dump-ptx", path], capture_output=True, text=True, check=True).stdout
+    versions = {tuple(int(n) for n in v) for v in re.findall(r"^\.version (\d+)\.(\d+)", ptx, re.MULTILINE)}
+    assert versions, ptx[:2000]
+    assert max(versions) <= MAX_PTX_ISA[major], f"PTX ISA {sorted(versions)} in _cuda{major}"
 
 
 @pytest.mark.parametrize("major", ALL_MAJORS)

@@ -220,3 +220,17 @@ def test_an_unknown_schedule_is_refused():
     )
     assert result.returncode != 0
     assert "JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE must be 'sequential', 'concurrent' or" in result.stderr
+
+
+def test_the_host_code_loads_the_image_once_and_finds_every_kernel_by_name():
+    # The emulated module launches as _cuda12 does on a GPU: the image is loaded once
+    # (cudaLibraryLoadData), each kernel looked up once by its key (cudaLibraryGetKernel). Every
+    # dtype, the stable softmax and the backward pass reach all twelve instances.
+    for dtype in DTYPES:
+        x, flow, metric = inputs(dtype, "soft", "NCHW", n=1, c=2, h=5, w=6)
+        out, aux = forward("gpu_emulated", x, flow, metric, "soft", True, "NCHW")
+        backward("gpu_emulated", x, flow, metric, out, aux, jnp.ones_like(out).astype(x.dtype), "soft", True, "NCHW")
+    stats = emulated.library_stats()
+    assert stats["loads"] == 1
+    assert stats["lookups"] == len(emulated.kernel_keys()) == 12
+    assert "splat_kernel<float, BFloat16>" in emulated.kernel_keys()
