@@ -86,7 +86,9 @@ class Check:
         self.site = os.path.join(self.out, "site")
         self.parts: dict[str, dict] = {}
         self.lock = threading.Lock()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_SOFTSPLAT_")}
+        # Our own switches, and pytest-xdist's worker variables when this runs inside a test worker (the
+        # children's pytest would take itself for a worker and its plugin would record nothing).
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_SOFTSPLAT_", "PYTEST_XDIST_"))}
         self.env.update(
             PYTHONPATH=os.pathsep.join(filter(None, [self.site, os.environ.get("PYTHONPATH")])),
             XLA_PYTHON_CLIENT_PREALLOCATE="false",  # processes share the GPU in phase 1
