@@ -6,6 +6,7 @@ the controller the outcomes."""
 import json
 import os
 
+import common
 import pytest
 
 OUT = os.environ.get("GPU_CHECK_PYTEST_JSON", "")
@@ -31,18 +32,8 @@ def pytest_runtest_setup(item):
     if device_written or not OUT:
         return
     device_written = True
-    import jax
-
-    import jax_softsplat
-    from jax_softsplat import _ffi
-
-    device = jax.devices()[0]
-    record = {
-        "backend": jax.default_backend(),
-        "device": f"{device.platform}: {device.device_kind}",
-        "cuda_module": _ffi.CUDA_MODULE,
-        "package": os.path.dirname(jax_softsplat.__file__),
-    }
+    # dry_run=True: record the backend whatever it is; the driver judges it (part b's expected device).
+    record = common.check_backend(dry_run=True)
     _write(f"{OUT}.device-{os.getpid()}.json", record)
 
 
