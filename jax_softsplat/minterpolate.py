@@ -98,44 +98,57 @@ class MinterpolateInterpolator:
             out += _push(graph, frame, start + k * step, self.pix_fmt)
         return {frame.pts: frame for frame in out}
 
-    def open_shot(self, step: Fraction, start: int) -> "MinterpolateShot":
-        """A stream of one shot's uint8 RGB frames through one persistent graph (see `video.ShotStream`)."""
-        return MinterpolateShot(step, start)
+    def open_shot(self, step: Fraction, start: Fraction, unit: Fraction = Fraction(1)) -> "MinterpolateShot":
+        """A stream of one shot's integer RGB frames through one persistent graph (see
+        `video_timeline.ShotStream`)."""
+        return MinterpolateShot(step, start, unit)
 
 
 class MinterpolateShot:
-    """Output frames at positions k * step (in input frames) within one shot, from one filter graph:
-    input frame i at pts i (time base 1 s), output rate 1 / step, so output pts m is position m * step."""
+    """Output frames at positions k * step within one shot, from one filter graph: an input frame at
+    position p has pts p / unit (time base `unit`), the output rate is 1 / step, so output pts k is
+    position k * step. The filter works at 8 bits: deeper frames are rounded on the way in."""
 
     pix_fmt = "yuv420p"
 
-    def __init__(self, step: Fraction, start: int):
-        self.step, self.start = Fraction(step), start
-        self.graph, self.last, self.last_index, self.size = None, None, None, None
+    def __init__(self, step: Fraction, start: Fraction, unit: Fraction = Fraction(1)):
+        self.step, self.start, self.unit = Fraction(step), Fraction(start), Fraction(unit)
+        self.graph, self.last, self.last_position, self.size, self.dtype = None, None, None, None, None
 
-    def _frames(self, frames: list[av.VideoFrame]) -> Iterator[np.ndarray]:
+    def _frames(self, frames: list[av.VideoFrame]) -> Iterator[tuple[int, np.ndarray]]:
         for frame in frames:
             # The first output's pts is the first input's rounded to the output grid: drop one before it.
-            if frame.pts * self.step >= self.start:
-                yield frame.to_ndarray(format="rgb24")[: self.size[0], : self.size[1]]
+            if self.start <= frame.pts * self.step <= self.last_position:
+                rgb = frame.to_ndarray(format="rgb24")[: self.size[0], : self.size[1]]
+                yield frame.pts, rgb if self.dtype == np.uint8 else rgb.astype(self.dtype) * np.uint16(257)
 
-    def push(self, index: int, frame: np.ndarray) -> Iterator[np.ndarray]:
+    def push(self, position: Fraction, frame: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         if self.graph is None:
-            self.size = frame.shape[:2]
+            self.size, self.dtype = frame.shape[:2], frame.dtype
             self.pad = (
                 (0, self.size[0] % 2 + max(0, MIN_SIZE - self.size[0])),
                 (0, self.size[1] % 2 + max(0, MIN_SIZE - self.size[1])),
                 (0, 0),
             )
             height, width = self.size[0] + sum(self.pad[0]), self.size[1] + sum(self.pad[1])
-            self.graph = _graph(width, height, self.pix_fmt, 1 / self.step, Fraction(1))
+            self.graph = _graph(width, height, self.pix_fmt, 1 / self.step, self.unit)
+        if frame.dtype != np.uint8:
+            frame = ((frame.astype(np.uint32) + 128) // 257).astype(np.uint8)
         if any(sum(p) for p in self.pad):
             frame = np.pad(frame, self.pad, mode="edge")
-        self.last, self.last_index = frame, index
-        yield from self._frames(_push(self.graph, frame, index, self.pix_fmt))
+        self.last, self.last_position = frame, Fraction(position)
+        yield from self._frames(_push(self.graph, frame, self._pts(position), self.pix_fmt))
 
-    def close(self) -> Iterator[np.ndarray]:
-        """The frames up to the last one pushed: that frame is repeated one frame later to let them out."""
+    def _pts(self, position: Fraction) -> int:
+        pts = Fraction(position) / self.unit
+        if pts.denominator != 1:
+            raise ValueError(f"position {position}: not a whole multiple of the time base {self.unit}")
+        return int(pts)
+
+    def close(self) -> Iterator[tuple[int, np.ndarray]]:
+        """The frames up to the last one pushed: that frame is repeated one output frame later (at least
+        one time base tick) to let them out."""
         if self.graph is not None:
-            yield from self._frames(_push(self.graph, self.last, self.last_index + 1, self.pix_fmt))
+            later = math.ceil(max(self.step, self.unit) / self.unit) + self._pts(self.last_position)
+            yield from self._frames(_push(self.graph, self.last, later, self.pix_fmt))
             self.graph = None

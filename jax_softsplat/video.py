@@ -1,13 +1,11 @@
 """Video frame interpolation, streamed: frames are decoded, interpolated and encoded as they come, in
 three threads joined by bounded queues, so memory does not grow with the length of the video.
 
-Output frame k shows the instant k * step, in input frames: `step` is 1 / factor (factor output frames
-per input frame) or input rate / output rate (frame-rate conversion, e.g. 25 -> 60 fps). An instant on
-an input frame is that frame, unchanged; one between frames i and i + 1 is interpolated at
-t = instant - i. N input frames thus give floor((N - 1) / step) + 1 output frames. Across a scene cut
-the frames are not interpolated (that would blend two unrelated shots): the earlier frame is repeated.
-Audio, when present, is copied unchanged. The output is written to a temporary file and renamed when
-complete.
+Which frames come out is `video_timeline`'s business; what their pixels mean (colour, bit depth, pixel
+aspect, rotation, HDR metadata), `video_format`'s. This module runs the pipeline: it reads the input's
+real timestamps (phones record at a variable rate), times every output frame on that timeline, copies
+the audio unchanged (so it stays in sync), writes to a temporary file that is renamed when complete, and
+checks what was written. A stream that breaks partway stops the run, or with `partial` is cut there.
 """
 
 from __future__ import annotations
@@ -16,36 +14,48 @@ import ctypes
 import math
 import queue
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import warnings
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     import av
 
-from jax_softsplat.data import to_uint8
+from jax_softsplat.errors import InputBroken, OutputWriteError
 from jax_softsplat.files import atomic_path
 from jax_softsplat.interpolation import Interpolator
+from jax_softsplat.video_format import (
+    CODECS,
+    DEFAULT_CODEC,
+    HDR,
+    Colour,
+    Layout,
+    as_output,
+    from_rgb,
+    tag_stream,
+    to_rgb,
+)
+from jax_softsplat.video_timeline import (
+    DEFAULT_FACTOR,
+    SCENE_CUT_THRESHOLD,
+    frame_step,
+    output_count,
+    timed_outputs,
+)
 
-DEFAULT_FACTOR = 2
-# Bhattacharyya distance between the colour histograms of two consecutive frames above which they are
-# taken to belong to different shots: motion barely changes a histogram (at most 0.05 between the
-# frames of car-turn.mp4), a cut replaces it.
-SCENE_CUT_THRESHOLD = 0.3
-# H.264 settings: x264's "veryfast" preset at crf 16 encodes a 1080p frame in 100 ms where "medium" at
-# crf 17 takes 250 ms (two cores), for 0.4 dB less (40.8 against 41.2 dB PSNR of the encoded frames of
-# upscaled car-turn.mp4) and a 10 % larger file; at "medium", encoding two frames per pair took as
-# long as interpolating them.
-X264_OPTIONS = {"crf": "16", "preset": "veryfast"}
+__all__ = ["DEFAULT_FACTOR", "SCENE_CUT_THRESHOLD", "VideoArgumentError", "interpolate_video"]
+
 # Frames waiting between the threads: enough to smooth out uneven stages, few enough that memory stays
 # flat (4K RGB frames are 25 MB each).
 QUEUE_FRAMES = 4
-
+# A stream whose frames end this many frame intervals before its stated duration was cut short.
+TRUNCATION_FRAMES = 2
 
 # glibc's M_MMAP_THRESHOLD, the value it is fixed at, and the frame size from which it is (see
 # `_return_frame_buffers`).
@@ -74,168 +84,6 @@ class VideoArgumentError(ValueError):
     def __init__(self, argument: str, path, reason: str):
         super().__init__(f"{argument} {path}: {reason}")
         self.argument, self.path, self.reason = argument, path, reason
-
-
-def frame_step(rate: Fraction, factor: int | None = None, fps: Fraction | None = None) -> tuple[Fraction, Fraction]:
-    """(step, output rate) for an input at `rate` frames per second.
-
-    With `factor`, factor output frames per input frame (step 1 / factor), played at `fps` or by default
-    at factor x rate (same duration); with `fps` alone, frame-rate conversion to fps (step rate / fps,
-    same duration); with neither, factor 2."""
-    rate = Fraction(rate)
-    if factor is not None and factor < 2:
-        raise ValueError(f"factor: expected an integer >= 2, got {factor}")
-    if fps is not None and fps <= 0:
-        raise ValueError(f"fps: expected a positive rate, got {fps}")
-    if factor is None and fps is not None:
-        return rate / Fraction(fps), Fraction(fps)
-    factor = factor or DEFAULT_FACTOR
-    return Fraction(1, factor), Fraction(fps) if fps is not None else rate * factor
-
-
-def output_count(inputs: int, step: Fraction) -> int:
-    """How many output frames `inputs` input frames give: the instants k * step up to the last frame."""
-    return math.floor((inputs - 1) / step) + 1 if inputs > 0 else 0
-
-
-def output_instant(k: int, step: Fraction) -> tuple[int, Fraction]:
-    """Output frame k -> (input frame i, t in [0, 1)): the instant k * step lies t of the way from input
-    frame i to frame i + 1 (t = 0: it is frame i itself)."""
-    position = k * Fraction(step)
-    index = math.floor(position)
-    return index, position - index
-
-
-def outputs_between(first: int, last: int, step: Fraction) -> range:
-    """The output frames whose instants lie in [first, last) (input frame positions)."""
-    return range(math.ceil(first / step), math.ceil(last / step))
-
-
-class ShotStream(Protocol):
-    """The output frames of one shot, fed its uint8 RGB input frames in order (`push` with the frame's
-    index in the video), each output frame yielded as soon as it is ready; `close` yields the rest, up to
-    the shot's last frame. An interpolator may offer `open_shot(step, start) -> ShotStream` to see a
-    whole shot (FFmpeg's minterpolate does); others are called pair by pair (`PairShot`)."""
-
-    def push(self, index: int, frame: np.ndarray) -> Iterator[np.ndarray]: ...
-
-    def close(self) -> Iterator[np.ndarray]: ...
-
-
-class PairShot:
-    """A `ShotStream` over an `Interpolator`: one call per pair of frames for all the instants between them.
-
-    An interpolator that also offers `prepare(one, two) -> state` (what depends on the pair only, e.g.
-    optical flow; given the uint8 frames) and `render(state, times) -> frames` has each pair prepared in
-    a background thread while the previous pair renders: output lags one input frame behind, the stages
-    overlap."""
-
-    def __init__(self, interpolator: Interpolator, step: Fraction, start: int):
-        self.interpolator, self.step = interpolator, Fraction(step)
-        self.previous, self.index = None, start
-        self.staged = hasattr(interpolator, "prepare") and hasattr(interpolator, "render")
-        self.executor = ThreadPoolExecutor(1) if self.staged else None
-        self.pending = None
-
-    def _pair(self, index: int, frame: np.ndarray) -> tuple:
-        """(the earlier frame when an instant falls on it, else None; the times in (0, 1); the work)."""
-        times = [output_instant(k, self.step)[1] for k in outputs_between(self.index, index, self.step)]
-        first = self.previous if times and times[0] == 0 else None
-        times = [float(t) for t in times if t != 0]
-        previous, job = self.previous, None
-
-        def floats():
-            return tuple(np.asarray(f, np.float32) / 255.0 for f in (previous, frame))
-
-        if times:
-            job = self.executor.submit(self.interpolator.prepare, previous, frame) if self.staged else floats()
-        return first, times, job
-
-    def _emit(self, pair: tuple) -> Iterator[np.ndarray]:
-        first, times, job = pair
-        if first is not None:
-            yield first
-        if times:
-            frames = self.interpolator.render(job.result(), times) if self.staged else self.interpolator(*job, times)
-            yield from (to_uint8(f) for f in frames)
-
-    def push(self, index: int, frame: np.ndarray) -> Iterator[np.ndarray]:
-        if self.previous is not None:
-            pair = self._pair(index, frame)
-            if self.staged:
-                if self.pending is not None:
-                    yield from self._emit(self.pending)
-                self.pending = pair
-            else:
-                yield from self._emit(pair)
-        self.previous, self.index = frame, index
-
-    def close(self) -> Iterator[np.ndarray]:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            yield from self._emit(pending)
-        if self.executor is not None:
-            self.executor.shutdown()
-        if self.previous is not None and output_instant(math.ceil(self.index / self.step), self.step) == (
-            self.index,
-            0,
-        ):
-            yield self.previous
-
-
-def output_frames(
-    frames: Iterable[np.ndarray],
-    interpolator: Interpolator,
-    step: Fraction,
-    scene_cut_threshold: float,
-    cuts: list[int],
-) -> Iterator[np.ndarray]:
-    """uint8 RGB input frames -> uint8 RGB output frames at the instants k * step, holding one shot's
-    stream at a time. The index of each input frame that starts a new shot is appended to `cuts`."""
-    step = Fraction(step)
-    open_shot: Callable[[Fraction, int], ShotStream] = getattr(
-        interpolator, "open_shot", lambda step, start: PairShot(interpolator, step, start)
-    )
-    shot, previous = None, None
-    for index, current in enumerate(frames):
-        if previous is not None and is_scene_cut(previous, current, scene_cut_threshold):
-            cuts.append(index)
-            yield from shot.close()
-            # The instants strictly between the two shots show the earlier frame.
-            between = outputs_between(index - 1, index, step)
-            yield from (previous for k in between if output_instant(k, step)[1] != 0)
-            shot = None
-        if shot is None:
-            shot = open_shot(step, index)
-        yield from shot.push(index, current)
-        previous = current
-    if shot is not None:
-        yield from shot.close()
-
-
-def colour_histogram(frame: np.ndarray) -> np.ndarray:
-    """A normalised 8x8x8 RGB histogram of a uint8 RGB frame."""
-    import cv2
-
-    histogram = cv2.calcHist([frame], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3)
-    return cv2.normalize(histogram, histogram).flatten()
-
-
-def is_scene_cut(previous: np.ndarray, current: np.ndarray, threshold: float = SCENE_CUT_THRESHOLD) -> bool:
-    """Whether two consecutive uint8 RGB frames belong to different shots (histogram distance)."""
-    import cv2
-
-    distance = cv2.compareHist(colour_histogram(previous), colour_histogram(current), cv2.HISTCMP_BHATTACHARYYA)
-    return distance > threshold
-
-
-def _encoder(output: av.container.OutputContainer, rate: Fraction, width: int, height: int):
-    stream = output.add_stream("libx264", rate=rate)
-    stream.width, stream.height = width, height
-    # yuv420p is what players expect; it needs even sizes, so odd ones keep full chroma instead.
-    stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-    stream.options = dict(X264_OPTIONS)
-    return stream
 
 
 _DONE = object()
@@ -277,46 +125,137 @@ def in_background(items: Iterable, size: int = QUEUE_FRAMES) -> Iterator:
         thread.join()
 
 
-class _Encoder:
-    """Encodes and muxes frames in its own thread (x264 and the RGB -> YUV conversion overlap with the
-    interpolation); audio packets handed over by the decoder are muxed here too, so that only this thread
-    writes to the container."""
+class Originals:
+    """The decoded picture behind each RGB frame still in flight: an output frame that IS an input frame
+    is encoded from its decoded picture, not from RGB (no conversion, no rounding). An entry lives as long
+    as its RGB array."""
 
-    def __init__(self, writer, stream, rate: Fraction, audio_out):
-        self.writer, self.stream, self.rate, self.audio_out = writer, stream, rate, audio_out
-        self.audio: deque = deque()
+    def __init__(self):
+        self._pictures: dict[int, tuple[weakref.ref, av.VideoFrame]] = {}
+
+    def add(self, rgb: np.ndarray, picture: av.VideoFrame) -> None:
+        key = id(rgb)
+        self._pictures[key] = (weakref.ref(rgb, lambda _, key=key: self._pictures.pop(key, None)), picture)
+
+    def get(self, rgb: np.ndarray) -> av.VideoFrame | None:
+        entry = self._pictures.get(id(rgb))
+        return entry[1] if entry is not None and entry[0]() is rgb else None
+
+
+@dataclass
+class Clock:
+    """When output frame k is shown, in seconds on the input's timeline, and the time base its
+    timestamps are written in.
+
+    By frame index (a factor): output k lies k * step of the way along the input frames and is shown at
+    that fraction of the real interval between its two frames (the input's timing kept, variable rate
+    included), or, with a playback rate, every 1 / fps from the first frame (slow motion). By time
+    (frame-rate conversion): output k is shown at k * step seconds."""
+
+    step: Fraction
+    by_time: bool
+    playback: Fraction | None  # a constant playback rate for a factor (slow motion), else None
+    time_base: Fraction
+
+    def __post_init__(self):
+        self.times: dict[int, Fraction] = {}  # input index -> timestamp, dropped once passed
+        self.first: Fraction | None = None
+        self.oldest = 0
+
+    def add_input(self, index: int, time: Fraction) -> None:
+        if self.first is None:
+            self.first = time
+        self.times[index] = time
+
+    def time(self, k: int) -> Fraction:
+        if self.by_time:
+            return k * self.step
+        if self.playback is not None:
+            return self.first + k / self.playback
+        position = k * self.step
+        index = math.floor(position)
+        t = position - index
+        start = self.times[index]
+        while self.oldest < index:  # the decoding thread adds entries meanwhile: no iteration over them
+            self.times.pop(self.oldest, None)
+            self.oldest += 1
+        return start if t == 0 else start + t * (self.times[index + 1] - start)
+
+    def pts(self, k: int) -> int:
+        return round(self.time(k) / self.time_base)
+
+
+def _clock(step: Fraction, by_time: bool, playback: Fraction | None, input_base: Fraction) -> Clock:
+    if by_time or playback is not None:
+        unit = step if by_time else 1 / playback
+        # Whole multiples of the output interval, offset (slow motion) by the first input timestamp.
+        base = Fraction(1, math.lcm(unit.denominator, input_base.denominator))
+    else:
+        base = input_base * step  # a fraction j / N of an interval of whole input ticks
+    return Clock(step, by_time, playback, base)
+
+
+class _Encoder:
+    """Encodes and muxes frames in its own thread (the RGB -> YUV conversion and the encoder overlap with
+    the interpolation); audio packets handed over by the decoder are muxed here too, so that only this
+    thread writes to the container. A failed write is kept as an OutputWriteError for the caller."""
+
+    def __init__(self, writer, stream, clock: Clock, originals: Originals, pix_fmt: str, colour: Colour, audio_out):
+        self.writer, self.stream, self.clock, self.originals = writer, stream, clock, originals
+        self.pix_fmt, self.colour, self.audio_out = pix_fmt, colour, audio_out
+        self.audio: queue.SimpleQueue = queue.SimpleQueue()
         self.frames: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        self.count, self.error = 0, None
+        self.count, self.error, self.aborted, self.last_pts = 0, None, False, None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _mux_audio(self):
-        while self.audio:
-            packet = self.audio.popleft()
-            packet.stream = self.audio_out
-            self.writer.mux(packet)
-
-    def _run(self):
+    def _mux(self, packets) -> None:
         import av
 
         try:
-            while (frame := self.frames.get()) is not None:
-                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                picture.pts, picture.time_base = self.count, 1 / self.rate
+            self.writer.mux(packets)
+        except (av.FFmpegError, OSError) as error:
+            raise OutputWriteError(f"output {self.writer.name}: writing failed ({_reason(error)})") from error
+
+    def _mux_audio(self):
+        while not self.audio.empty():
+            packet = self.audio.get()
+            packet.stream = self.audio_out
+            self._mux(packet)
+
+    def _picture(self, k: int, rgb: np.ndarray):
+        original = self.originals.get(rgb)
+        if original is not None:
+            picture = as_output(original, self.pix_fmt, self.colour)
+        else:
+            picture = from_rgb(rgb, self.pix_fmt, self.colour)
+        picture.pts, picture.time_base = self.clock.pts(k), self.clock.time_base
+        if self.last_pts is not None and picture.pts <= self.last_pts:
+            picture.pts = self.last_pts + 1  # two instants closer than the time base can tell apart
+        self.last_pts = picture.pts
+        return picture
+
+    def _run(self):
+        try:
+            while (item := self.frames.get()) is not None:
+                if self.aborted:
+                    continue
+                picture = self._picture(*item)
                 self._mux_audio()
-                self.writer.mux(self.stream.encode(picture))
+                self._mux(self.stream.encode(picture))
                 self.count += 1
-            self._mux_audio()
-            self.writer.mux(self.stream.encode(None))
+            if not self.aborted:
+                self._mux_audio()
+                self._mux(self.stream.encode(None))
         except BaseException as error:  # raised by `put` or `finish` in the calling thread
             self.error = error
             while self.frames.get() is not None:  # let the producer finish
                 pass
 
-    def put(self, frame: np.ndarray) -> None:
+    def put(self, k: int, frame: np.ndarray) -> None:
         if self.error is not None:
             raise self.error
-        self.frames.put(frame)
+        self.frames.put((k, frame))
 
     def finish(self) -> int:
         self.frames.put(None)
@@ -324,6 +263,42 @@ class _Encoder:
         if self.error is not None:
             raise self.error
         return self.count
+
+    def abort(self) -> None:
+        """Stops encoding (the frames still queued are dropped) and waits for the thread."""
+        self.aborted = True
+        self.frames.put(None)
+        self.thread.join()
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error)
+
+
+@dataclass
+class _Input:
+    """What is known of the input stream once its first frame is decoded."""
+
+    colour: Colour
+    layout: Layout
+    hdr: HDR | None
+    rotation: float
+
+
+def _timestamps(frame, index: int, previous: Fraction | None, nominal: Fraction, base: Fraction, warned: list):
+    """The frame's presentation time in seconds, made strictly increasing: a frame without a timestamp,
+    or one not after the previous, is placed one nominal interval after it (with a warning, once)."""
+    time = frame.pts * base if frame.pts is not None else None
+    if previous is not None and (time is None or time <= previous):
+        if not warned:
+            warnings.warn(
+                f"input frame {index} has {'no timestamp' if time is None else 'a timestamp not after the previous'}"
+                "; such frames are placed one nominal frame interval after the previous",
+                stacklevel=2,
+            )
+            warned.append(True)
+        time = previous + max(base, round(nominal / base) * base)
+    return time if time is not None else Fraction(0)
 
 
 def interpolate_video(
@@ -335,19 +310,28 @@ def interpolate_video(
     fps: Fraction | None = None,
     max_frames: int | None = None,
     scene_cut_threshold: float = SCENE_CUT_THRESHOLD,
+    codec: str = DEFAULT_CODEC,
+    crf: float | None = None,
+    preset: str | None = None,
+    partial: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Writes `source` with more frames to `target` (H.264, audio copied).
+    """Writes `source` with more frames to `target`, audio copied.
 
-    `factor` output frames per input frame, played at factor x the input rate unless `fps` says
-    otherwise (give the input's rate for slow motion); or `fps` alone: frame-rate conversion (see
-    `frame_step`). `max_frames` reads only the first frames. Returns counts for the caller to report.
-    A source with fewer than two frames (an image, say) is an error and leaves no output behind.
+    `factor` output frames per input frame, shown at their instants on the input's own timeline (its
+    variable rate kept), or played at a constant `fps` if given too (give the input's rate for slow
+    motion); or `fps` alone: frame-rate conversion, output frames every 1 / fps seconds of the input's
+    real timeline. `codec` is a key of `video_format.CODECS`; `crf` and `preset` default to the codec's.
+    `max_frames` reads only the first frames. A stream that breaks partway (corrupt or truncated) raises
+    InputBroken and writes nothing, unless `partial`: then the output covers the frames decoded and the
+    returned counts say where the input broke. Returns counts for the caller to report. A source with
+    fewer than two frames (an image, say) is an error and leaves no output behind.
     """
     import av
     from tqdm import tqdm
 
     source, target = Path(source), Path(target)
+    codec_spec = CODECS[codec]
     try:
         reader = av.open(str(source))
     except av.FFmpegError as error:
@@ -361,57 +345,182 @@ def interpolate_video(
             _return_frame_buffers()
         audio = reader.streams.audio[0] if reader.streams.audio else None
         rate = Fraction(video.average_rate or video.guessed_rate or 25)
-        step, out_rate = frame_step(rate, factor, fps)
+        step_frames, out_rate = frame_step(rate, factor, fps)
+        by_time = factor is None and fps is not None
+        playback = Fraction(fps) if factor is not None and fps is not None else None
+        input_base = Fraction(video.time_base) if video.time_base else 1 / rate
+        clock = _clock(1 / Fraction(fps) if by_time else step_frames, by_time, playback, input_base)
         total = video.frames or None
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        inputs, cuts = 0, []
-        with atomic_path(target) as tmp, av.open(str(tmp), "w") as writer:
-            if audio is not None and audio.codec_context.name not in writer.supported_codecs:
-                raise VideoArgumentError(
-                    "target",
-                    target,
-                    f"a {target.suffix} file cannot hold the input's {audio.codec_context.name} "
-                    "audio, which is copied unchanged; try another container (.mkv, .mov, .mp4)",
-                )
-            # Both streams exist before the first packet is written (which writes the header).
-            stream = _encoder(writer, out_rate, video.codec_context.width, video.codec_context.height)
-            audio_out = writer.add_stream_from_template(audio) if audio is not None else None
-            encoder = _Encoder(writer, stream, out_rate, audio_out)
-
-            def decoded() -> Iterator[np.ndarray]:
-                nonlocal inputs
-                for packet in reader.demux(*(s for s in (video, audio) if s is not None)):
-                    if packet.stream is audio:
-                        if packet.dts is not None:  # None marks the demuxer's empty flush packet
-                            encoder.audio.append(packet)
-                        continue
-                    for frame in packet.decode():
-                        if max_frames is not None and inputs >= max_frames:
-                            return  # audio past this point is dropped with the frames
-                        inputs += 1
-                        yield frame.to_ndarray(format="rgb24")
-
-            background = in_background(decoded())
-            frames = output_frames(background, interpolator, step, scene_cut_threshold, cuts)
+        stated_end = _stated_end(reader, video)
+        inputs, cuts, originals, info = 0, [], Originals(), {}
+        broken: list[str] = []
+        first_picture = _first_picture(source)
+        described = _Input(
+            Colour.of(first_picture),
+            Layout.of(first_picture.format.name),
+            HDR.of(first_picture),
+            float(getattr(first_picture, "rotation", 0) or 0),
+        )
+        width, height = first_picture.width, first_picture.height
+        pix_fmt = codec_spec.pixel_format(described.layout, width, height)
+        with atomic_path(target) as tmp:
+            writer = av.open(str(tmp), "w")
+            encoder = None
             try:
-                expected = output_count(total, step) if total else None
-                for frame in tqdm(frames, total=expected, unit="frame", disable=not progress):
-                    encoder.put(frame)
-            finally:  # the decoding thread stops before the reader closes, the encoder flushes
-                frames.close()
-                background.close()
-                outputs = encoder.finish()
-            if inputs < 2:
-                found = "no video frames" if inputs == 0 else "a single frame (an image?)"
-                raise VideoArgumentError(
-                    "source", source, f"{found} decoded; at least 2 frames are needed to interpolate"
+                if audio is not None and audio.codec_context.name not in writer.supported_codecs:
+                    raise VideoArgumentError(
+                        "target",
+                        target,
+                        f"a {target.suffix} file cannot hold the input's {audio.codec_context.name} "
+                        "audio, which is copied unchanged; try another container (.mkv, .mov, .mp4)",
+                    )
+                # Both streams exist before the first packet is written (which writes the header).
+                stream = writer.add_stream(codec_spec.encoder, rate=out_rate)
+                stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+                # Timestamps as fine as the clock's: the encoder's default, 1 / rate, would round a
+                # variable rate onto a constant grid.
+                stream.codec_context.time_base = stream.time_base = clock.time_base
+                tag_stream(stream, described.colour, video.sample_aspect_ratio, described.rotation)
+                stream.options = codec_spec.options(crf, preset, described.hdr, described.layout)
+                if codec_spec.encoder == "libx265":
+                    stream.codec_tag = "hvc1"  # what Apple's players require of HEVC in .mp4 and .mov
+                audio_out = writer.add_stream_from_template(audio) if audio is not None else None
+                encoder = _Encoder(writer, stream, clock, originals, pix_fmt, described.colour, audio_out)
+                nominal = 1 / rate
+
+                def decoded() -> Iterator[tuple[Fraction, np.ndarray]]:
+                    nonlocal inputs
+                    previous, warned = None, []
+                    packets = reader.demux(*(s for s in (video, audio) if s is not None))
+                    try:
+                        for packet in packets:
+                            if packet.stream is audio:
+                                if packet.dts is not None:  # None marks the demuxer's empty flush packet
+                                    encoder.audio.put(packet)
+                                continue
+                            for picture in packet.decode():
+                                if max_frames is not None and inputs >= max_frames:
+                                    return  # audio past this point is dropped with the frames
+                                if picture.is_corrupt:
+                                    raise av.InvalidDataError(0, "a corrupt frame")
+                                time = _timestamps(picture, inputs, previous, nominal, input_base, warned)
+                                rgb = to_rgb(picture, described.colour, described.layout)
+                                originals.add(rgb, picture)
+                                clock.add_input(inputs, time)
+                                inputs += 1
+                                previous = time
+                                yield (time if by_time else Fraction(inputs - 1)), rgb
+                    except av.FFmpegError as error:
+                        broken.append(f"decoding failed ({_reason(error)})")
+                    else:
+                        if stated_end is not None and previous is not None and max_frames is None:
+                            missing = stated_end - (previous + nominal)
+                            if missing > TRUNCATION_FRAMES * nominal:
+                                broken.append(f"the stream ends {float(missing):.2f} s before its stated duration")
+                    if broken:
+                        message = (
+                            f"input {source}: {broken[0]} after {inputs} frames "
+                            f"({float(previous - clock.first) if previous is not None else 0:.2f} s)"
+                        )
+                        info["broken"] = message
+                        if not partial:
+                            raise InputBroken(f"{message}; nothing was written")
+
+                background = in_background(decoded())
+                frames = timed_outputs(
+                    background,
+                    interpolator,
+                    clock.step,
+                    scene_cut_threshold,
+                    cuts,
+                    input_base if by_time else Fraction(1),
                 )
+                expected = output_count(total, step_frames) if total else None
+                try:
+                    for k, frame in tqdm(frames, total=expected, unit="frame", disable=not progress):
+                        encoder.put(k, frame)
+                finally:  # the decoding thread stops before the reader closes
+                    frames.close()
+                    background.close()
+                outputs = encoder.finish()
+                encoder = None
+                if inputs < 2:
+                    found = "no video frames" if inputs == 0 else "a single frame (an image?)"
+                    raise VideoArgumentError(
+                        "source", source, f"{found} decoded; at least 2 frames are needed to interpolate"
+                    )
+                _close(writer, target)
+            except BaseException:
+                if encoder is not None:
+                    encoder.abort()
+                try:
+                    writer.close()
+                except Exception:  # the file is removed; the error that stopped the run is the one to report
+                    pass
+                raise
+            _check_written(tmp, target, outputs)
     return {
         "input frames": inputs,
         "output frames": outputs,
         "scene cuts": cuts,
         "fps": out_rate,
-        "step": step,
+        "step": step_frames,
         "audio copied": audio is not None,
+        "pixel format": pix_fmt,
+        "colour": described.colour.describe(),
+        "hdr metadata": "copied"
+        if described.hdr and codec_spec.carries_hdr()
+        else "dropped"
+        if described.hdr
+        else None,
+        "broken": info.get("broken"),
     }
+
+
+def _first_picture(source):
+    """The first decoded frame: what the stream's pixels are (the decoder knows better than the header)."""
+    import av
+
+    try:
+        with av.open(str(source)) as probe:
+            for picture in probe.decode(video=0):
+                return picture
+    except av.FFmpegError as error:
+        raise InputBroken(f"input {source}: decoding failed ({_reason(error)}) before the first frame") from error
+    raise VideoArgumentError("source", source, "no video frames decoded; at least 2 frames are needed to interpolate")
+
+
+def _stated_end(reader, video) -> Fraction | None:
+    """When the container says the video ends, in seconds on the stream's timeline, if it says."""
+    if video.duration is not None and video.time_base:
+        return (video.start_time or 0) * Fraction(video.time_base) + video.duration * Fraction(video.time_base)
+    if reader.duration is not None:
+        return Fraction(reader.start_time or 0, 1_000_000) + Fraction(reader.duration, 1_000_000)
+    return None
+
+
+def _close(writer, target: Path) -> None:
+    import av
+
+    try:
+        writer.close()
+    except (av.FFmpegError, OSError) as error:
+        raise OutputWriteError(f"output {target}: writing failed ({_reason(error)})") from error
+
+
+def _check_written(tmp: Path, target: Path, outputs: int) -> None:
+    """Reads back the video packets of what was written: a write that failed without an error (a full
+    disk at the last buffer) is caught before the file is renamed over `target`."""
+    import av
+
+    try:
+        with av.open(str(tmp)) as written:
+            packets = sum(1 for p in written.demux(video=0) if p.size)
+    except (av.FFmpegError, OSError) as error:
+        raise OutputWriteError(f"output {target}: the written file cannot be read back ({_reason(error)})") from error
+    if packets != outputs:
+        raise OutputWriteError(
+            f"output {target}: {packets} of {outputs} frames could be read back from the written file"
+        )

@@ -11,7 +11,7 @@ from jax_softsplat import cli, minterpolate
 from jax_softsplat.interpolation import load_interpolator
 from jax_softsplat.metrics import psnr
 from jax_softsplat.minterpolate import MinterpolateInterpolator
-from jax_softsplat.video import output_count, output_frames
+from jax_softsplat.video_timeline import output_count, output_frames
 
 INNER = np.s_[8:-8, 8:-8]
 

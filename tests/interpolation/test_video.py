@@ -7,7 +7,7 @@ import pytest
 from media import moving_texture, read_clip, write_clip
 
 from jax_softsplat import cli
-from jax_softsplat.video import is_scene_cut, output_frames
+from jax_softsplat.video_timeline import is_scene_cut, output_frames
 
 
 @pytest.fixture(autouse=True)

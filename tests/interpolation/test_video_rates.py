@@ -10,7 +10,7 @@ from media import moving_texture, write_clip
 from PIL import Image
 
 from jax_softsplat import cli
-from jax_softsplat.video import frame_step, output_count, output_frames, output_instant
+from jax_softsplat.video_timeline import frame_step, output_count, output_frames, output_instant
 
 
 @pytest.fixture(autouse=True)
