@@ -418,12 +418,13 @@ def interpolate_video(
                         if stated_end is not None and previous is not None and max_frames is None:
                             missing = stated_end - (previous + nominal)
                             if missing > TRUNCATION_FRAMES * nominal:
-                                broken.append(f"the stream ends {float(missing):.2f} s before its stated duration")
+                                broken.append(f"the stream ended {float(missing):.2f} s before its stated end")
                     if broken:
-                        message = (
-                            f"input {source}: {broken[0]} after {inputs} frames "
-                            f"({float(previous - clock.first) if previous is not None else 0:.2f} s)"
-                        )
+                        start = clock.first or Fraction(0)
+                        covered = f"{float(previous + nominal - start):.2f} s" if previous is not None else "0 s"
+                        if stated_end is not None:
+                            covered += f" of {float(stated_end - start):.2f} s"
+                        message = f"input {source}: decoded {inputs} frames ({covered}), then {broken[0]}"
                         info["broken"] = message
                         if not partial:
                             raise InputBroken(f"{message}; nothing was written")
