@@ -14,7 +14,8 @@ range of the data from the tags.
 
 Clips: `colour_clip` (with `BT601`, `BT709`, `BT709_FULL`, `BT2020_HLG`, `BT2020_PQ`), `anamorphic_clip`,
 `rotated_clip`, `vfr_marker_clip`, `truncated_mp4`, `truncated_mkv`, `corrupted_clip`, `shift_audio`.
-Probes: `probe_video`, `frame_times`, `frame_side_data`, `decode_planes`, `decode_audio`, `av_drift`.
+Probes: `probe_video`, `frame_times`, `frame_side_data`, `decode_planes`, `decode_errors`, `decode_audio`,
+and for the marker clip `flash_times`, `beep_times`, `pair_markers`, `av_drift`.
 """
 
 from __future__ import annotations
@@ -347,6 +348,11 @@ def _set_display_matrix(path: Path, rotation: int, width: int, height: int) -> N
 VFR_STRETCHES = ((30, 60), (24, 36))  # (frames per second, frames): 2 s at 30 fps, then 1.5 s at 24 fps
 BEEP_HZ, BEEP_SECONDS, BEEP_AMPLITUDE = 1000.0, 0.05, 0.5
 VFR_LEVELS = (0.05, 0.55)  # the pattern kept dark, so that a white flash stands out
+# The flash box: the top-left quarter of the width by a quarter of the height, dark grey and still, white
+# on a marker frame. Still, it gives the flash a steady background to stand out from; a sixteenth of the
+# picture, it changes a colour histogram by a Bhattacharyya distance of about 0.2, under the 0.3 at
+# which `video` takes two frames for a scene cut: the frames around a flash are interpolated.
+FLASH_FRACTION, FLASH_OFF, FLASH_ON = 4, 0.1, 1.0
 
 
 @dataclass(frozen=True)
@@ -404,20 +410,23 @@ def vfr_marker_clip(
 ) -> Path:
     """A variable-frame-rate H.264 + AAC clip, as a phone writes in low light: stretches of 30 fps
     (2 s) alternate with stretches of 24 fps (1.5 s), frame times in ticks of 1/90000 s. The middle
-    frame of each stretch is a white flash, and the audio (silence otherwise) has a 1 kHz beep starting
-    at exactly that frame's time; `vfr_timeline(seconds, stretches)` lists the frames and markers and
-    `av_drift` measures them. The picture is `pattern` moving at its speed in real time, so motion is
-    smooth across the rate changes. Tiny frames and x264's fastest preset keep a 10-minute clip
-    cheap (`seconds`=600). MP4 and MOV keep the times exactly; Matroska rounds them to milliseconds.
-    Returns the path."""
+    frame of each stretch is a flash (the still top-left box turns white: FLASH_FRACTION), and the
+    audio, silent otherwise, has a 1 kHz beep starting at exactly that frame's time;
+    `vfr_timeline(seconds, stretches)` lists the frames and markers and `av_drift` measures them. The
+    picture is `pattern` moving at its speed in real time, so motion is smooth across the rate changes.
+    Tiny frames and x264's fastest preset keep a 10-minute clip cheap (`seconds`=600). MP4 and MOV keep
+    the times exactly; Matroska rounds them to milliseconds. Returns the path."""
     path = Path(path)
     timeline = vfr_timeline(seconds, stretches)
     duration = float(timeline.times[-1]) + 1 / stretches[-1][0]
     markers = set(timeline.markers)
-    white = np.ones((height, width, 3))
-    frames = (
-        white if i in markers else pattern(width, height, float(t), VFR_LEVELS) for i, t in enumerate(timeline.times)
-    )
+
+    def frame(index: int, t: Fraction) -> np.ndarray:
+        image = pattern(width, height, float(t), VFR_LEVELS)
+        image[: height // FLASH_FRACTION, : width // FLASH_FRACTION] = FLASH_ON if index in markers else FLASH_OFF
+        return image
+
+    frames = (frame(i, t) for i, t in enumerate(timeline.times))
     with tempfile.TemporaryDirectory() as folder:
         beeps = Path(folder) / "beeps.wav"
         _write_beeps(beeps, timeline.marker_times, duration, audio_rate)
@@ -672,17 +681,18 @@ def decode_audio(path, rate: int = 16000) -> np.ndarray:
 
 @dataclass
 class Drift:
-    """What `av_drift` measured: each marker's video and audio time (seconds), paired in order, and
-    offsets = video - audio (positive: the picture comes late). `resolution` is the longest frame
-    interval at a marker: a video time is the time of a frame, so an offset is exact only to within it.
-    video_markers and audio_markers count what was found in each (pairs stop at the shorter)."""
+    """What `av_drift` measured. Paired markers, in order: video_times (each flash's frame time),
+    audio_times (its beep's onset), offsets = video - audio (seconds; positive: the picture comes late).
+    `resolution` is the longest frame interval at a paired flash: a flash is timed by a frame, so an
+    offset is exact only to within it. unpaired_video and unpaired_audio are the times of markers found
+    on one side only (a flash that interpolation washed out, a beep past the end of the picture)."""
 
     offsets: list[float]
     video_times: list[float]
     audio_times: list[float]
     resolution: float
-    video_markers: int
-    audio_markers: int
+    unpaired_video: list[float]
+    unpaired_audio: list[float]
     frames: int
 
     @property
@@ -691,19 +701,29 @@ class Drift:
 
     @property
     def end(self) -> float:
-        """The drift at the end: the last marker's offset."""
+        """The drift at the end: the last paired marker's offset."""
         return self.offsets[-1]
 
     @property
     def worst(self) -> float:
         return max(self.offsets, key=abs)
 
+    @property
+    def video_markers(self) -> int:
+        return len(self.video_times) + len(self.unpaired_video)
 
-def frame_brightness(path, stream: str = "v:0") -> np.ndarray:
-    """Mean luma (0-255) of each decoded frame, in order, from an 8x8 area-averaged copy."""
+    @property
+    def audio_markers(self) -> int:
+        return len(self.audio_times) + len(self.unpaired_audio)
+
+
+def flash_brightness(path, stream: str = "v:0") -> np.ndarray:
+    """Mean luma (0-255) of each decoded frame's top-left eighth by eighth, inside where
+    `vfr_marker_clip` flashes, in order. The stored picture is read (no rotation applied), area-averaged
+    down to 8x8."""
     args = ["-noautorotate", "-i", path, "-map", f"0:{stream}", "-fps_mode", "passthrough"]
     data = _ffmpeg(*args, "-vf", "scale=8:8:flags=area", "-pix_fmt", "gray", "-f", "rawvideo", "-")
-    return np.frombuffer(data, np.uint8).reshape(-1, 64).mean(axis=1)
+    return np.frombuffer(data, np.uint8).reshape(-1, 64)[:, 0].astype(np.float64)
 
 
 def _groups(indices: np.ndarray, times: np.ndarray, gap: float) -> list[np.ndarray]:
@@ -715,11 +735,11 @@ def _groups(indices: np.ndarray, times: np.ndarray, gap: float) -> list[np.ndarr
 
 
 def flash_times(path, gap: float = 0.4) -> tuple[list[float], list[float], int]:
-    """(time of each flash, frame interval there, frame count): frames well above their neighbourhood
-    in brightness form a flash (interpolation may blend one into the frames around it); its time is
-    that of its brightest frame. Flashes closer than `gap` seconds count as one."""
+    """(time of each flash, frame interval there, frame count): frames whose flash box is well above
+    its brightness in the frames around form a flash (interpolation may blend one into its neighbours);
+    its time is that of its brightest frame. Flashes closer than `gap` seconds count as one."""
     times = np.asarray(frame_times(path))
-    brightness = frame_brightness(path)
+    brightness = flash_brightness(path)
     if len(times) != len(brightness):
         raise RuntimeError(f"{path}: ffprobe lists {len(times)} frames, ffmpeg decoded {len(brightness)}")
     if len(times) < 2:
@@ -728,12 +748,18 @@ def flash_times(path, gap: float = 0.4) -> tuple[list[float], list[float], int]:
     padded = np.pad(brightness, window // 2, mode="edge")
     baseline = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
     excess = brightness - baseline
-    threshold = max(0.35 * excess.max(), 20.0)
+    # A tenth of the strongest flash: a model interpolating at an instant between two frames can leave a
+    # flash at a fifth of its strength, while the still box varies by coding noise of a few levels.
+    threshold = max(0.1 * excess.max(), 15.0)
     found, intervals = [], []
     for group in _groups(np.nonzero(excess > threshold)[0], times, gap):
-        # A flash repeated over several frames (as across a scene cut) starts at the first of them; equal
-        # up to coding noise, so the first frame within 5 % of the brightest is taken.
-        peak = int(group[np.nonzero(excess[group] >= 0.95 * excess[group].max())[0][0]])
+        # Interpolation can show a flash at full strength a frame early or late too (a motion-based model
+        # splats the bright box whole); of the frames within 5 % of the brightest, the one nearest the
+        # group's brightness-weighted mean time is the flash's.
+        weights = excess[group]
+        centre = np.sum(times[group] * weights) / np.sum(weights)
+        brightest = group[weights >= 0.95 * weights.max()]
+        peak = int(brightest[np.argmin(np.abs(times[brightest] - centre))])
         neighbours = [times[j] for j in (peak - 1, peak + 1) if 0 <= j < len(times)]
         intervals.append(float(max(abs(times[peak] - t) for t in neighbours)))
         found.append(float(times[peak]))
@@ -751,22 +777,43 @@ def beep_times(path, rate: int = 16000, gap: float = 0.4) -> list[float]:
     return [float(times[group[0]]) for group in _groups(loud, times, gap)]
 
 
+def pair_markers(video: Sequence[float], audio: Sequence[float], tolerance: float = 0.5) -> list[tuple[int, int]]:
+    """(video index, audio index) of the flashes and beeps that belong together, in order. Each flash
+    is paired with the unused beep nearest to where the offset so far puts it (the first with an
+    offset of 0), if that is within `tolerance` seconds: the offset may drift by up to that much from
+    one marker to the next (about 1.75 s apart), and a marker missing on either side is left unpaired
+    rather than shifting every pair after it."""
+    pairs, offset, used = [], 0.0, -1
+    for i, time in enumerate(video):
+        candidates = range(used + 1, len(audio))
+        if not candidates:
+            break
+        j = min(candidates, key=lambda k: abs(audio[k] - (time - offset)))
+        if abs(audio[j] - (time - offset)) <= tolerance:
+            pairs.append((i, j))
+            offset, used = time - audio[j], j
+    return pairs
+
+
 def av_drift(path) -> Drift:
     """Audio/video offsets of a file made from `vfr_marker_clip` (as written, or with frames
     interpolated between its frames, or re-timed to a constant rate): each flash's presentation time
-    (its brightest frame) minus its beep's onset, paired in order. The first offset is the start's, the
-    last the drift at the end. Raises ValueError when no flash or no beep is found."""
+    (its brightest frame) minus its beep's onset, paired by `pair_markers`. The first offset is the
+    start's, the last the drift at the end. Raises ValueError when no flash and beep pair up."""
+    if "audio" not in probe_video(path)["streams"]:
+        raise ValueError(f"{path}: no audio stream, so no beeps to time the flashes against")
     video, intervals, frames = flash_times(path)
     audio = beep_times(path)
-    if not video or not audio:
-        raise ValueError(f"{path}: {len(video)} flash(es) and {len(audio)} beep(s) found; need both")
-    pairs = min(len(video), len(audio))
+    pairs = pair_markers(video, audio)
+    if not pairs:
+        raise ValueError(f"{path}: {len(video)} flash(es) and {len(audio)} beep(s) found, none paired")
+    paired_video, paired_audio = {i for i, _ in pairs}, {j for _, j in pairs}
     return Drift(
-        offsets=[v - a for v, a in zip(video[:pairs], audio[:pairs])],
-        video_times=video,
-        audio_times=audio,
-        resolution=max(intervals[:pairs]),
-        video_markers=len(video),
-        audio_markers=len(audio),
+        offsets=[video[i] - audio[j] for i, j in pairs],
+        video_times=[video[i] for i, _ in pairs],
+        audio_times=[audio[j] for _, j in pairs],
+        resolution=max(intervals[i] for i, _ in pairs),
+        unpaired_video=[t for i, t in enumerate(video) if i not in paired_video],
+        unpaired_audio=[t for j, t in enumerate(audio) if j not in paired_audio],
         frames=frames,
     )

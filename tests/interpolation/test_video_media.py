@@ -190,9 +190,25 @@ def test_av_drift_on_a_retimed_copy_is_within_one_output_frame(vfr_clip, folder,
     assert all(abs(offset) <= drift.resolution + 0.001 for offset in drift.offsets), drift.offsets
 
 
-def test_av_drift_needs_markers(folder):
-    with pytest.raises(ValueError, match="flash"):
-        vm.av_drift(vm.colour_clip(folder / "tone.mp4", audio=True))
+def test_av_drift_finds_frames_played_at_a_constant_rate(vfr_clip, folder):
+    """The mistake variable frame rates invite: every frame stamped 1/30 s after the one before. The
+    markers at 1, 2.75 and 4.5 s (frames 30, 78 and 126) are then shown at 1, 2.6 and 4.2 s."""
+    out = folder / "constant30.mp4"
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(vfr_clip), "-vf", "setpts=N/30/TB"]
+    subprocess.run([*command, "-fps_mode", "passthrough", "-c:v", "libx264", "-c:a", "copy", str(out)], check=True)
+    drift = vm.av_drift(out)
+    assert drift.offsets == pytest.approx([0.0, -0.15, -0.3], abs=0.002)
+    assert drift.end == drift.worst == pytest.approx(-0.3, abs=0.002)
+
+
+@pytest.mark.parametrize("audio", ["-an", "volume=0"])
+def test_av_drift_needs_both_markers(vfr_clip, folder, audio):
+    out = folder / f"audio{audio}.mp4"
+    options = ["-an"] if audio == "-an" else ["-af", audio, "-c:a", "aac"]
+    command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(vfr_clip), "-c:v", "copy", *options]
+    subprocess.run([*command, str(out)], check=True)
+    with pytest.raises(ValueError, match="no audio stream" if audio == "-an" else "0 beep"):
+        vm.av_drift(out)
 
 
 def test_truncated_mp4_opens_and_ends_early(folder):
@@ -235,3 +251,12 @@ def test_missing_tools_fail_with_the_package_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RuntimeError, match="apt-get install --no-install-recommends ffmpeg"):
         vm.probe_video(tmp_path / "any.mp4")
+
+
+def test_markers_missing_on_one_side_are_left_unpaired():
+    marks = [1.0, 2.75, 4.5, 6.25]
+    assert vm.pair_markers(marks, [1.0, 2.75, 3.1, 4.5, 6.25]) == [(0, 0), (1, 1), (2, 3), (3, 4)]
+    assert vm.pair_markers(marks, [1.0, 4.5, 6.25]) == [(0, 0), (2, 1), (3, 2)]
+    # A drift growing by 0.3 s per marker is followed; the offset so far predicts the next beep.
+    assert vm.pair_markers([1.3, 3.35, 5.4, 7.45], marks) == [(0, 0), (1, 1), (2, 2), (3, 3)]
+    assert vm.pair_markers([1.0, 2.75], [5.0]) == []
