@@ -4,12 +4,16 @@ Only the module of the subcommand being run is imported, and each imports JAX an
 when it runs rather than while its options are parsed: a mistake on the command line is answered at once.
 
 Exit status: 0 done; 2 bad input (an option, a file, a folder), a missing optional extra, or a build
-that cannot be imported; 1 an unexpected error (a bug: the traceback is printed); 130 interrupted.
+that cannot be imported; 1 a run that failed for a reason outside the program (`errors.RunFailed`: the
+output could not be written, the input broke partway; one line, no traceback) or an unexpected error (a
+bug: the traceback is printed); 130 interrupted.
 """
 
 import argparse
 import sys
 from importlib import import_module
+
+from jax_softsplat.errors import RunFailed
 
 # (name, module, one-line summary), in the order `jax-softsplat --help` lists them.
 COMMANDS = (
@@ -53,7 +57,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="jax-softsplat",
         formatter_class=HelpFormatter,
         description="Softmax splatting for JAX: frame interpolation, figures, quality and speed tables, tools.",
-        epilog="Exit status: 0 done, 2 bad input or a missing optional extra, 1 an unexpected error. "
+        epilog="Exit status: 0 done; 1 the output could not be written or the input broke partway (one line), "
+        "or an unexpected error (a traceback); 2 bad input or a missing optional extra; 130 interrupted. "
         "`jax-softsplat COMMAND --help` describes each command.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -67,9 +72,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
+def _error(message: str, status: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         # argparse itself answers a bad command line (status 2) before anything heavy is imported.
         args = build_parser(argv[0] if argv else None).parse_args(argv)
         args.run(args)
+    except RunFailed as error:
+        # The message is complete (it names the option and what was left behind); a library's text quoted
+        # in it may span lines, and whoever reads stderr expects one.
+        return _error(" ".join(line.strip() for line in str(error).splitlines() if line.strip()), 1)
     except ImportError as error:
         message = missing_extra(error)
         if message is None and (getattr(error, "name", None) or "").startswith("jax_softsplat"):
