@@ -6,11 +6,14 @@ when it runs rather than while its options are parsed: a mistake on the command 
 Exit status: 0 done; 2 bad input (an option, a file, a folder), a missing optional extra, or a build
 that cannot be imported; 1 a run that failed for a reason outside the program (`errors.RunFailed`: the
 output could not be written, the input broke partway; one line, no traceback) or an unexpected error (a
-bug: the traceback is printed); 130 interrupted.
+bug: the traceback is printed); 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). A stopped run
+unwinds: its temporary files are removed and a file it was to replace is left as it was.
 """
 
 import argparse
+import signal
 import sys
+import threading
 from importlib import import_module
 
 from jax_softsplat.errors import RunFailed
@@ -58,8 +61,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
         description="Softmax splatting for JAX: frame interpolation, figures, quality and speed tables, tools.",
         epilog="Exit status: 0 done; 1 the output could not be written or the input broke partway (one line), "
-        "or an unexpected error (a traceback); 2 bad input or a missing optional extra; 130 interrupted. "
-        "`jax-softsplat COMMAND --help` describes each command.",
+        "or an unexpected error (a traceback); 2 bad input or a missing optional extra; 130 interrupted "
+        "(SIGINT); 143 terminated (SIGTERM). `jax-softsplat COMMAND --help` describes each command.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name, summary in COMMANDS:
@@ -77,7 +80,94 @@ def _error(message: str, status: int = 2) -> int:
     return status
 
 
+# The signals that stop a run and the word the one line printed uses; the exit status is 128 + the
+# signal's number, what a shell reports for a process the signal killed.
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised in the main thread by SIGINT or SIGTERM: a KeyboardInterrupt, so that code which stops
+    cleanly on Ctrl-C does the same on SIGTERM."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _StopSignals:
+    """While installed, the first SIGINT or SIGTERM raises `Stopped` in the main thread, so the run
+    unwinds through every `finally` and context manager (a temporary output file is removed, the file it
+    would have replaced stays as it was) instead of dying where it stands. Later ones are ignored: a
+    second Ctrl-C from an impatient user must not cut that cleanup short and leave the temporary file.
+
+    SIGXFSZ is ignored too, so that a write past the file size limit (ulimit -f) fails with EFBIG, an
+    error the writer reports and cleans up after, rather than killing the process with a core dump and
+    the temporary file left behind. CPython ignores it at start-up, but not when embedded without its
+    signal handlers, and a library may have set it back."""
+
+    def __init__(self):
+        self.received: int | None = None  # the signal that stopped the run
+        # Cleared once the run has returned or raised: from there on a signal is only recorded, so that
+        # it cannot raise out of main's own exception handling or out of the restoring of the handlers.
+        self.armed = False
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        # signal.signal works in the main thread only; elsewhere the embedding program keeps its own.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.armed = True  # before the handlers: a signal that comes while they are installed stops the run
+        for signum in STOP_SIGNALS:
+            # A signal ignored at start-up (a shell starts a script's background jobs with SIGINT ignored,
+            # so that Ctrl-C stops the script's foreground command only) stays ignored, as Python leaves it.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._stop)
+        if hasattr(signal, "SIGXFSZ"):
+            self._previous[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def _stop(self, signum: int, frame) -> None:
+        if self.received is not None:
+            return  # one that was already on its way when the first was taken
+        self.received = signum
+        for other in STOP_SIGNALS:
+            if other in self._previous:
+                signal.signal(other, signal.SIG_IGN)
+        if self.armed:
+            raise Stopped(signum)
+
+    def restore(self) -> None:
+        self.armed = False
+        for signum, previous in self._previous.items():
+            # None: the handler was set outside Python and cannot be put back; the default is the nearest.
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+
+
 def main(argv: list[str] | None = None) -> int:
+    stops = _StopSignals()
+    stopped_by = None
+    try:
+        try:
+            stops.install()
+            status = _run(argv)
+        finally:
+            stops.armed = False
+    except KeyboardInterrupt:  # Stopped, or Python's own Ctrl-C where the handlers could not be installed
+        stopped_by = stops.received or signal.SIGINT
+    except BaseException:
+        if stops.received is None:
+            raise
+        # whatever the unwinding turned Stopped into: the run was still stopped by the signal
+    finally:
+        stops.restore()
+    stopped_by = stopped_by or stops.received
+    if stopped_by is not None:
+        print(f"jax-softsplat: {STOP_SIGNALS[stopped_by]} ({signal.Signals(stopped_by).name})", file=sys.stderr)
+        return 128 + stopped_by
+    return status
+
+
+def _run(argv: list[str] | None) -> int:
     from jax_softsplat.checkout import missing_build_message
     from jax_softsplat.extras import missing_extra
 
@@ -99,9 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         return _error(message)
     except (OSError, ValueError) as error:  # bad input: the message names the option, no traceback
         return _error(str(error))
-    except KeyboardInterrupt:
-        print("jax-softsplat: interrupted", file=sys.stderr)
-        return 130
     return 0
 
 
