@@ -95,20 +95,24 @@ def in_background(items: Iterable, size: int = QUEUE_FRAMES) -> Iterator:
     buffer: queue.Queue = queue.Queue(size)
     stop = threading.Event()
 
+    def put(entry) -> bool:
+        """Waits for room unless the consumer has stopped (which then never takes another entry)."""
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(("item", item)):
                     return
-            buffer.put(("done", _DONE))
+            put(("done", _DONE))
         except BaseException as error:  # handed to the consumer, which raises it
-            buffer.put(("error", error))
+            put(("error", error))
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
