@@ -45,12 +45,21 @@ def run_measured(command: list[str], cwd: Path) -> dict:
         }
 
 
+KINDS = {"bt709": "8-bit BT.709 H.264", "hlg": "10-bit BT.2020 HLG HEVC"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", default="100,5000", help="comma-separated --max-frames (default: %(default)s)")
     parser.add_argument("--models", default="average,classic", help="comma-separated --model (default: %(default)s)")
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT of the clip (default: %(default)s)")
     parser.add_argument("--fps", type=int, default=25, help="frame rate of the clip (default: %(default)s)")
+    parser.add_argument(
+        "--colour",
+        choices=("bt709", "hlg"),
+        default="bt709",
+        help="the clip: 8-bit BT.709 H.264, or 10-bit BT.2020 HLG HEVC (16-bit RGB inside video); default: %(default)s",
+    )
     parser.add_argument("--keep", type=Path, help="write the clip and outputs here instead of a temporary folder")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
@@ -65,7 +74,8 @@ def main(argv=None) -> int:
         clip = folder / "pattern.mp4"
         start = time.perf_counter()
         seconds = (counts[-1] + 1) / args.fps
-        video_media.colour_clip(clip, width=width, height=height, fps=args.fps, seconds=seconds)
+        colour = {"bt709": video_media.BT709, "hlg": video_media.BT2020_HLG}[args.colour]
+        video_media.colour_clip(clip, colour, width=width, height=height, fps=args.fps, seconds=seconds)
         print(f"clip: {clip.name}, {time.perf_counter() - start:.1f} s to make", file=sys.stderr, flush=True)
         for model in args.models.split(","):
             for count in counts:
@@ -85,8 +95,9 @@ def main(argv=None) -> int:
                 rows.append(row)
 
     print(
-        f"{width}x{height} H.264 clip at {args.fps} fps, `video --max-frames N` at the default factor 2, one "
-        f"fresh process per run; {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+        f"{width}x{height} {KINDS[args.colour]} clip at {args.fps} fps, `video --max-frames N` at the default "
+        f"factor 2, one fresh process per run; {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
     )
     print(f"{'model':<9} {'max frames':>10} {'out frames':>10} {'wall s':>7} {'peak RSS MiB':>12}")
     for r in rows:
