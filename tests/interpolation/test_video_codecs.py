@@ -104,3 +104,15 @@ def test_codec_table_is_well_formed():
         assert list(codec.depths) == sorted(codec.depths)
         assert (codec.crf is None) == (codec.default_crf is None)
         assert codec.default_preset is None or codec.default_preset in codec.presets
+
+
+def test_encoder_options_follow_the_codec_and_input():
+    h264, h265, prores, ffv1 = (CODECS[name] for name in ("h264", "h265", "prores", "ffv1"))
+    deep = Layout("420", 10)
+    assert h264.options(None, None, None, deep) == {"crf": "16", "preset": "veryfast"}
+    assert h264.options(20.5, "slow", None, deep) == {"crf": "20.5", "preset": "slow"}
+    assert h265.options(None, None, None, deep)["crf"] == "18"
+    assert prores.options(None, None, None, deep) == {"profile": "hq"}
+    assert prores.options(None, None, None, Layout("444", 10)) == {"profile": "4444"}
+    assert prores.options(None, "lt", None, Layout("444", 10)) == {"profile": "lt"}
+    assert ffv1.options(None, None, None, deep)["level"] == "3"

@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 import video_media as vm
+from media import moving_texture, write_clip
 
 from jax_softsplat import cli
 from jax_softsplat.video_format import Colour, Layout, from_rgb, to_rgb
@@ -134,6 +135,8 @@ def test_pq_hdr_side_data_is_copied_by_h265_and_dropped_with_a_warning_by_h264(c
     for kind in (vm.MASTERING_DISPLAY_TYPE, vm.CONTENT_LIGHT_TYPE):
         assert {k: v for k, v in got[kind].items()} == {k: v for k, v in wanted[kind].items()}
     assert vm.probe_video(out)["color_transfer"] == "smpte2084"
+    streams = vm.ffprobe_json(out, "-show_streams", "-select_streams", "v")["streams"]
+    assert streams[0]["codec_tag_string"] == "hvc1"  # what Apple's players require of HEVC in MP4
     run_video(source, tmp_path / "pq264.mp4")
     assert "cannot carry the input's HDR mastering display" in capsys.readouterr().err
     assert vm.MASTERING_DISPLAY_TYPE not in vm.frame_side_data(tmp_path / "pq264.mp4")[0]
@@ -192,3 +195,15 @@ def test_rgb_conversions_use_the_streams_matrix_and_range(clips, name):
     luma = np.frombuffer(plane, np.uint16 if colour.bits > 8 else np.uint8).reshape(plane.height, -1)
     error = np.abs(luma[:, : plane.width] - vm.expected_luma(made, colour)) / (1 << (colour.bits - 8))
     assert error.max() <= 1 and error.mean() < 0.5  # in 8-bit code values
+
+
+def test_an_untagged_clip_gets_what_players_assume_and_says_so(tmp_path, capsys):
+    """No matrix or range in the stream: BT.601 below 1280x720, limited range, written into the output's
+    tags (so that every player shows it alike) and named as assumed."""
+    source = tmp_path / "plain.mp4"
+    write_clip(source, moving_texture(48, 64, [0.0, 0.5, 1.0]))
+    assert vm.probe_video(source)["color_space"] is None
+    out = run_video(source, tmp_path / "out.mp4")
+    assert "BT.601 (assumed), limited range (assumed)" in capsys.readouterr().out
+    after = vm.probe_video(out)
+    assert (after["color_space"], after["color_range"]) == ("smpte170m", "tv")
