@@ -115,3 +115,19 @@ def test_bad_video_inputs(tmp_path, capsys, clip_with_cut_and_audio):
     write_clip(mulaw, moving_texture(32, 32, [0.0, 0.5]), audio_seconds=0.2, audio_codec="pcm_mulaw")
     assert "--out" in error(["--in", str(mulaw), "--out", out])
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_what_was_written_is_read_back_before_it_is_renamed(tmp_path):
+    """A write that fails without an error (the last buffer lost) shows as frames missing on reading back."""
+    from jax_softsplat.errors import OutputWriteError
+    from jax_softsplat.video import _check_written
+
+    written = tmp_path / "written.mp4"
+    write_clip(written, moving_texture(32, 48, [0.0, 0.5, 1.0]))
+    _check_written(written, tmp_path / "out.mp4", 3)
+    with pytest.raises(OutputWriteError, match=r"out.mp4: 3 of 4 frames could be read back"):
+        _check_written(written, tmp_path / "out.mp4", 4)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(written.read_bytes()[:-400])  # the index at the end of the file lost
+    with pytest.raises(OutputWriteError, match="out.mp4: "):
+        _check_written(cut, tmp_path / "out.mp4", 3)
