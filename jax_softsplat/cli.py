@@ -14,6 +14,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from importlib import import_module
 
 from jax_softsplat.errors import RunFailed
@@ -94,11 +95,32 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+# Modules whose code takes and gives back locks (queues, joins, futures, `with` blocks): an exception
+# raised at the wrong instruction there can release a lock that another thread holds, or leave a waiter
+# that is never woken, and the pipeline's cleanup then waits forever (seen: the encoding thread asleep
+# on a queue that held the frame meant to stop it). A stop is raised there only where the main thread
+# is blocked, waiting for a lock: the same instruction twice in a row. Blocked is where those modules
+# expect an exception (a Ctrl-C while waiting).
+_LOCKING_MODULES = frozenset(
+    {"threading", "queue", "concurrent.futures._base", "concurrent.futures.thread", "contextlib"}
+)
+# The longest a stop is put off in them, should that test never pass.
+_DEFER_SECONDS = 2.0
+# How often the signal is sent again while a stop is owed.
+_AGAIN_SECONDS = 0.02
+
+
 class _StopSignals:
     """While installed, the first SIGINT or SIGTERM raises `Stopped` in the main thread, so the run
     unwinds through every `finally` and context manager (a temporary output file is removed, the file it
     would have replaced stays as it was) instead of dying where it stands. Later ones are ignored: a
     second Ctrl-C from an impatient user must not cut that cleanup short and leave the temporary file.
+
+    Python runs a handler wherever the main thread is. Inside the standard library's locking code the
+    exception could break a lock (`_LOCKING_MODULES`), so it is put off; in a weakref callback or a
+    __del__ it would be printed as "Exception ignored" and dropped, the run going on to the end with
+    every later signal ignored, so the unraisable hook takes it back. Either way the stop is owed, and a
+    thread sends the signal again until `Stopped` is raised where it unwinds the run.
 
     SIGXFSZ is ignored too, so that a write past the file size limit (ulimit -f) fails with EFBIG, an
     error the writer reports and cleans up after, rather than killing the process with a core dump and
@@ -107,16 +129,24 @@ class _StopSignals:
 
     def __init__(self):
         self.received: int | None = None  # the signal that stopped the run
-        # Cleared once the run has returned or raised: from there on a signal is only recorded, so that
-        # it cannot raise out of main's own exception handling or out of the restoring of the handlers.
+        # Cleared once the run has returned or raised: a signal after that changes nothing (the run has
+        # ended, its status stands) and cannot raise out of main's own exception handling or out of the
+        # restoring of the handlers.
         self.armed = False
+        self._owed = False  # Stopped is still to be raised: the next signal taken in a safe place raises it
+        self._deadline = 0.0  # until when a stop is put off while the main thread is in locking code
+        self._place: tuple[int, int] | None = None  # where in locking code the last signal found it
+        self._in_hook = False
+        self._again: threading.Thread | None = None
         self._previous: dict[int, object] = {}
+        self._previous_hook = None
 
     def install(self) -> None:
         # signal.signal works in the main thread only; elsewhere the embedding program keeps its own.
         if threading.current_thread() is not threading.main_thread():
             return
         self.armed = True  # before the handlers: a signal that comes while they are installed stops the run
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         for signum in STOP_SIGNALS:
             # A signal ignored at start-up (a shell starts a script's background jobs with SIGINT ignored,
             # so that Ctrl-C stops the script's foreground command only) stays ignored, as Python leaves it.
@@ -125,22 +155,61 @@ class _StopSignals:
         if hasattr(signal, "SIGXFSZ"):
             self._previous[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
+    def _owe(self) -> None:
+        self._owed, self._deadline, self._place = True, time.monotonic() + _DEFER_SECONDS, None
+
+    def _send_later(self) -> None:
+        if self._again is None:
+            self._again = threading.Thread(target=self._send_again, daemon=True)
+            self._again.start()
+
     def _stop(self, signum: int, frame) -> None:
-        if self.received is not None:
-            return  # one that was already on its way when the first was taken
-        self.received = signum
+        if self.received is None:
+            self.received = signum
+            self._owe()
+        if not (self._owed and self.armed) or self._in_hook:
+            return  # one already on its way when the first was taken, or one to send again
+        if frame is not None and frame.f_globals.get("__name__") in _LOCKING_MODULES:
+            place = (id(frame), frame.f_lasti)
+            blocked, self._place = place == self._place, place
+            if not blocked and time.monotonic() < self._deadline:
+                self._send_later()
+                return
+        self._owed = False
+        # Ignored rather than handled from here: no later signal interrupts a system call of the cleanup
+        # (Python installs its handlers without SA_RESTART).
         for other in STOP_SIGNALS:
             if other in self._previous:
                 signal.signal(other, signal.SIG_IGN)
-        if self.armed:
-            raise Stopped(signum)
+        raise Stopped(self.received)
+
+    def _unraisable(self, unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, Stopped) and self.armed):
+            self._previous_hook(unraisable)
+            return
+        self._in_hook = True  # a Stopped raised in here would be dropped without a word
+        signal.signal(self.received, self._stop)
+        self._owe()
+        self._send_later()
+        self._in_hook = False  # the last statement: no signal is taken before the hook has returned
+
+    def _send_again(self) -> None:
+        main = threading.main_thread().ident
+        while self.armed:
+            if self._owed:
+                signal.pthread_kill(main, self.received)
+            time.sleep(_AGAIN_SECONDS)
 
     def restore(self) -> None:
         self.armed = False
+        if self._again is not None:
+            self._again.join()  # its last signal is taken by `_stop`, not by the handler put back
         for signum, previous in self._previous.items():
             # None: the handler was set outside Python and cannot be put back; the default is the nearest.
             signal.signal(signum, signal.SIG_DFL if previous is None else previous)
         self._previous.clear()
+        if self._previous_hook is not None:
+            sys.unraisablehook, self._previous_hook = self._previous_hook, None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,10 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         if stops.received is None:
             raise
-        # whatever the unwinding turned Stopped into: the run was still stopped by the signal
+        stopped_by = stops.received  # whatever the unwinding turned Stopped into, the signal stopped the run
     finally:
         stops.restore()
-    stopped_by = stopped_by or stops.received
     if stopped_by is not None:
         print(f"jax-softsplat: {STOP_SIGNALS[stopped_by]} ({signal.Signals(stopped_by).name})", file=sys.stderr)
         return 128 + stopped_by
