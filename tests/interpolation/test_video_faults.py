@@ -6,6 +6,7 @@ what is tested), each bounded by a timeout so that a hang fails the test instead
 A child runs with `-X faulthandler`: a hung one is stopped with SIGABRT, which prints every thread's
 stack into the failure."""
 
+import queue
 import re
 import resource
 import signal
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from pathlib import Path
 
 import av
@@ -427,6 +429,66 @@ def test_a_signal_unwinds_and_a_second_does_not_cut_the_cleanup(fake_command, ca
     fake_command.body = body
     assert cli.main(["fake"]) == 128 + signum
     assert steps == ["cleanup started", "cleanup finished"]
+    assert capsys.readouterr().err == f"jax-softsplat: {cli.STOP_SIGNALS[signum]} ({signal.Signals(signum).name})\n"
+    assert _handlers() == before
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signal handlers are the main thread's"
+)
+@pytest.mark.parametrize("signum", STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_stops_a_wait_on_a_queue_that_never_moves(fake_command, capsys, signum):
+    """The stop is put off while the main thread is in the standard library's locking code, but not
+    for one blocked there for good."""
+    before = _handlers()
+
+    def body():
+        assert signal.getsignal(signum) is not before[signum]
+        main = threading.main_thread().ident
+        threading.Timer(0.05, signal.pthread_kill, (main, signum)).start()
+        started = time.monotonic()
+        try:
+            queue.Queue().get(timeout=UNWIND_TIMEOUT)
+        finally:
+            waited.append(time.monotonic() - started)
+
+    waited = []
+    fake_command.body = body
+    assert cli.main(["fake"]) == 128 + signum
+    assert waited[0] < 1.0  # stopped as soon as it was seen to stay put, not at the last resort
+    assert capsys.readouterr().err == f"jax-softsplat: {cli.STOP_SIGNALS[signum]} ({signal.Signals(signum).name})\n"
+    assert _handlers() == before
+
+
+class Referent:
+    """What a weak reference can point to."""
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signal handlers are the main thread's"
+)
+@pytest.mark.parametrize("signum", STOPS, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_taken_inside_a_weakref_callback_still_stops_the_run(fake_command, capsys, signum):
+    """Python drops an exception raised in a weakref callback (as in a __del__): the signal taken there
+    must still stop the run, without the dropped exception's report."""
+    before = _handlers()
+    steps = []
+
+    def body():
+        assert signal.getsignal(signum) is not before[signum]
+        thing = Referent()
+        reference = weakref.ref(thing, lambda _: signal.raise_signal(signum))
+        del thing  # the callback runs, and the handler with it
+        steps.append("went on")
+        deadline = time.monotonic() + UNWIND_TIMEOUT
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        steps.append("not stopped")
+        return reference
+
+    fake_command.body = body
+    assert cli.main(["fake"]) == 128 + signum
+    assert steps == ["went on"]
     assert capsys.readouterr().err == f"jax-softsplat: {cli.STOP_SIGNALS[signum]} ({signal.Signals(signum).name})\n"
     assert _handlers() == before
 
