@@ -415,7 +415,7 @@ def test_a_signal_unwinds_and_a_second_does_not_cut_the_cleanup(fake_command, ca
     steps = []
 
     def body():
-        # Never sent unless main's handler takes it: pytest's own would end the session, the default the process.
+        # Never sent unless main's handler takes it: pytest's own would end the test run, the default the process.
         assert signal.getsignal(signum) is not before[signum]
         try:
             signal.raise_signal(signum)
