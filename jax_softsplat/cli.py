@@ -97,8 +97,8 @@ class Stopped(KeyboardInterrupt):
 
 # Modules whose code takes and gives back locks (queues, joins, futures, `with` blocks): an exception
 # raised at the wrong instruction there can release a lock that another thread holds, or leave a waiter
-# that is never woken, and the pipeline's cleanup then waits forever (seen: the encoding thread asleep
-# on a queue that held the frame meant to stop it). A stop is raised there only where the main thread
+# that is never woken, and the pipeline's cleanup then waits forever (the encoding thread asleep on a
+# queue that holds the frame meant to stop it). A stop is raised there only where the main thread
 # is blocked, waiting for a lock: the same instruction twice in a row. Blocked is where those modules
 # expect an exception (a Ctrl-C while waiting).
 _LOCKING_MODULES = frozenset(
