@@ -89,6 +89,20 @@ class VideoArgumentError(ValueError):
 _DONE = object()
 
 
+def join(thread: threading.Thread) -> None:
+    """Waits for `thread` to end, even if a stop (KeyboardInterrupt) arrives meanwhile, then raises that
+    stop: the resources the thread uses (the input, the output file) are closed after it, never under it.
+    The command line ignores further signals once it has taken one, so at most one arrives here."""
+    stop = None
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt as error:
+            stop = error
+    if stop is not None:
+        raise stop
+
+
 def in_background(items: Iterable, size: int = QUEUE_FRAMES) -> Iterator:
     """Yields what `items` yields, computed ahead in another thread, at most `size` items ahead. An
     exception there is raised here; stopping early (closing this generator) stops that thread."""
@@ -126,7 +140,7 @@ def in_background(items: Iterable, size: int = QUEUE_FRAMES) -> Iterator:
             yield item
     finally:
         stop.set()
-        thread.join()
+        join(thread)
 
 
 class Originals:
@@ -263,7 +277,7 @@ class _Encoder:
 
     def finish(self) -> int:
         self.frames.put(None)
-        self.thread.join()
+        join(self.thread)
         if self.error is not None:
             raise self.error
         return self.count
@@ -272,7 +286,7 @@ class _Encoder:
         """Stops encoding (the frames still queued are dropped) and waits for the thread."""
         self.aborted = True
         self.frames.put(None)
-        self.thread.join()
+        join(self.thread)
 
 
 def _reason(error: BaseException) -> str:

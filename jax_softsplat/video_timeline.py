@@ -144,6 +144,11 @@ class PairShot:
                 yield from self._emit(pair)
         self.previous, self.position = frame, position
 
+    def abandon(self) -> None:
+        """Drops the pair being prepared: a run that stops does not wait for its flow computation."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
     def close(self) -> Iterator[tuple[int, np.ndarray]]:
         if self.pending is not None:
             pending, self.pending = self.pending, None
@@ -170,22 +175,27 @@ def timed_outputs(
         interpolator, "open_shot", lambda step, start, unit: PairShot(interpolator, step, start)
     )
     shot, previous, previous_position = None, None, None
-    for index, (position, current) in enumerate(inputs):
-        position = Fraction(position)
-        if previous is not None and is_scene_cut(previous, current, scene_cut_threshold):
-            cuts.append(index)
+    try:
+        for index, (position, current) in enumerate(inputs):
+            position = Fraction(position)
+            if previous is not None and is_scene_cut(previous, current, scene_cut_threshold):
+                cuts.append(index)
+                yield from shot.close()
+                # The instants strictly between the two shots show the earlier frame.
+                for k in outputs_between(previous_position, position, step):
+                    if k * step != previous_position:
+                        yield k, previous
+                shot = None
+            if shot is None:
+                shot = open_shot(step, position, unit)
+            yield from shot.push(position, current)
+            previous, previous_position = current, position
+        if shot is not None:
             yield from shot.close()
-            # The instants strictly between the two shots show the earlier frame.
-            for k in outputs_between(previous_position, position, step):
-                if k * step != previous_position:
-                    yield k, previous
             shot = None
-        if shot is None:
-            shot = open_shot(step, position, unit)
-        yield from shot.push(position, current)
-        previous, previous_position = current, position
-    if shot is not None:
-        yield from shot.close()
+    finally:  # stopped early (closed, or an error): what a shot has under way is dropped
+        if shot is not None and hasattr(shot, "abandon"):
+            shot.abandon()
 
 
 def output_frames(

@@ -8,7 +8,6 @@ stack into the failure."""
 
 import queue
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -73,33 +72,24 @@ def clips(tmp_path_factory) -> Path:
     return folder
 
 
-def _child_setup(file_size_limit: int | None):
-    """What the child sets up before it runs Python: in the child only, so that this process keeps its
-    own signals and may write files of any size."""
-
-    def setup():
-        # SIGINT and SIGTERM as an interactive shell leaves them, whatever this process ignores (a shell
-        # starts a script's background jobs with SIGINT ignored, and the child would inherit that).
-        for signum in cli.STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        if file_size_limit is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-
-    return setup
+# The child starts with SIGINT and SIGTERM as an interactive shell leaves them, whatever this process
+# ignores (a shell starts a script's background jobs with SIGINT ignored, and a child would inherit
+# that); set in the child's own Python rather than in a preexec_fn, which would run Python code between
+# fork and exec in this multithreaded process.
+_CHILD = (
+    "import signal, sys; from jax_softsplat import cli; "
+    "[signal.signal(s, signal.SIG_DFL) for s in cli.STOP_SIGNALS]; sys.exit(cli.main())"
+)
 
 
 def _start(folder: Path, *args, file_size_limit: int | None = None) -> subprocess.Popen:
-    """`jax-softsplat video --quiet ARGS` in a child with this process's environment. It runs in `folder`
-    (the output's), where no source tree shadows the installed package."""
-    command = [sys.executable, "-X", "faulthandler", "-m", "jax_softsplat.cli", "video", "--quiet", *map(str, args)]
-    child = subprocess.Popen(
-        command,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_child_setup(file_size_limit),
-    )
+    """`jax-softsplat video --quiet ARGS` in a child with this process's environment, under a file size
+    limit (util-linux's prlimit) if given. It runs in `folder` (the output's), where no source tree
+    shadows the installed package."""
+    command = [sys.executable, "-X", "faulthandler", "-c", _CHILD, "video", "--quiet", *map(str, args)]
+    if file_size_limit is not None:
+        command = ["prlimit", f"--fsize={file_size_limit}", *command]
+    child = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _children.append(child)
     return child
 
