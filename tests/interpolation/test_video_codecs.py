@@ -4,7 +4,7 @@ import pytest
 from media import moving_texture, write_clip
 
 from jax_softsplat import cli
-from jax_softsplat.video_format import CODECS, Codec, Layout, check_codec
+from jax_softsplat.video_format import CODECS, Codec, Colour, Layout, check_codec
 
 
 @pytest.fixture
@@ -116,3 +116,17 @@ def test_encoder_options_follow_the_codec_and_input():
     assert prores.options(None, None, None, Layout("444", 10)) == {"profile": "4444"}
     assert prores.options(None, "lt", None, Layout("444", 10)) == {"profile": "lt"}
     assert ffv1.options(None, None, None, deep)["level"] == "3"
+
+
+def test_8_bit_rgb_is_rounded_from_16_bits_exactly():
+    """Every 16-bit value x becomes round(x / 257): 8-bit video is converted through 16-bit RGB."""
+    import av
+    import numpy as np
+
+    from jax_softsplat.video_format import to_rgb
+
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    picture = av.VideoFrame.from_ndarray(np.repeat(values[..., None], 3, axis=2), format="rgb48le")
+    rgb = to_rgb(picture, Colour(1, True), Layout("420", 8))
+    assert rgb.dtype == np.uint8
+    np.testing.assert_array_equal(rgb[..., 1], np.round(values / 257).astype(np.uint8))
