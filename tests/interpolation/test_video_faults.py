@@ -331,7 +331,22 @@ HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ)
 
 
 @pytest.fixture
-def fake_command(monkeypatch):
+def shell_signals():
+    """SIGINT and SIGTERM as an interactive shell leaves them, for the test: CI may run the tests as a
+    background job, SIGINT ignored, and the command line leaves an ignored signal ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in STOPS}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.fixture
+def fake_command(monkeypatch, shell_signals):
     """A command `fake` whose run calls the function the test sets as `fake_command.body`."""
     module = types.ModuleType("fake_command_for_cli_tests")
     module.add_arguments = lambda parser: None
