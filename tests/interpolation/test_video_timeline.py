@@ -122,3 +122,16 @@ def test_uneven_timeline_with_a_pair_per_instant_is_staged_alike():
         for (_, a), (_, b) in zip(staged, plain):
             assert a.dtype == dtype
             np.testing.assert_array_equal(a, b)
+
+
+def test_missing_or_repeated_timestamps_are_placed_one_interval_on_with_a_warning():
+    from types import SimpleNamespace
+
+    from jax_softsplat.video import _timestamps
+
+    nominal, warned = Fraction(1, 25), []
+    assert _timestamps(SimpleNamespace(pts=9000), 0, None, nominal, BASE, warned) == Fraction(1, 10)
+    with pytest.warns(UserWarning, match="input frame 1 has no timestamp"):
+        assert _timestamps(SimpleNamespace(pts=None), 1, Fraction(1, 10), nominal, BASE, warned) == Fraction(14, 100)
+    # Once warned, a repeated timestamp is placed one interval on without another warning.
+    assert _timestamps(SimpleNamespace(pts=9000), 2, Fraction(14, 100), nominal, BASE, warned) == Fraction(18, 100)
