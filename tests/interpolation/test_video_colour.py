@@ -26,13 +26,7 @@ SECONDS = 0.8  # 20 frames at 25 fps
 TAGS = ("color_range", "color_space", "color_primaries", "color_transfer")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ffmpeg_tools():
-    """Fails, never skips, without the command-line tools: CI must not pass without these checks."""
-    try:
-        vm.require_ffmpeg()
-    except RuntimeError as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
 
 @pytest.fixture(scope="module")

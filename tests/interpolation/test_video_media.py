@@ -21,13 +21,7 @@ COLOURS = {
 VFR_SECONDS = 5.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ffmpeg_tools():
-    """Fails, never skips, without the command-line tools: CI must not pass without these checks."""
-    try:
-        vm.require_ffmpeg()
-    except RuntimeError as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
 
 @pytest.fixture(scope="module")

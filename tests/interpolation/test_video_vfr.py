@@ -13,12 +13,7 @@ from jax_softsplat import cli
 SECONDS = 7.0  # two rate changes each way
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ffmpeg_tools():
-    try:
-        vm.require_ffmpeg()
-    except RuntimeError as error:
-        pytest.fail(str(error))
+pytestmark = pytest.mark.usefixtures("ffmpeg_tools")
 
 
 @pytest.fixture(scope="module")
