@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from jax_softsplat.data import to_uint8
+from jax_softsplat.video_format import to_8_bits
 
 # Its own scene-change detection is off: `video` detects cuts for every model alike (and repeats the
 # frame there), and on a lone pair it takes large motion for a cut and returns a copy of a frame.
@@ -133,7 +134,7 @@ class MinterpolateShot:
             height, width = self.size[0] + sum(self.pad[0]), self.size[1] + sum(self.pad[1])
             self.graph = _graph(width, height, self.pix_fmt, 1 / self.step, self.unit)
         if frame.dtype != np.uint8:
-            frame = ((frame.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            frame = to_8_bits(frame)
         if any(sum(p) for p in self.pad):
             frame = np.pad(frame, self.pad, mode="edge")
         self.last, self.last_position = frame, Fraction(position)

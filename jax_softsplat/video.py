@@ -233,7 +233,7 @@ class _Encoder:
         try:
             self.writer.mux(packets)
         except (av.FFmpegError, OSError) as error:
-            raise OutputWriteError(f"output {self.writer.name}: writing failed ({_reason(error)})") from error
+            raise _write_failed(self.writer.name, error) from error
 
     def _mux_audio(self):
         while not self.audio.empty():
@@ -291,6 +291,10 @@ class _Encoder:
 
 def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error)
+
+
+def _write_failed(path, error: BaseException) -> OutputWriteError:
+    return OutputWriteError(f"output {path}: writing failed ({_reason(error)})")
 
 
 @dataclass
@@ -526,7 +530,7 @@ def _close(writer, target: Path) -> None:
     try:
         writer.close()
     except (av.FFmpegError, OSError) as error:
-        raise OutputWriteError(f"output {target}: writing failed ({_reason(error)})") from error
+        raise _write_failed(target, error) from error
 
 
 def _check_written(tmp: Path, target: Path, outputs: int) -> None:
